@@ -1,0 +1,226 @@
+import {
+  DuplicateEventIdError,
+  InvalidArgumentError,
+  InvalidEventError,
+  NoEventsError,
+} from './errors.js';
+import { assertExpectedVersion, type ExpectedVersion } from './expected-version.js';
+import type { Serializer } from './serializer.js';
+import type { AppendResult, Checkpoint, NewEvent, PersistedEvent, StreamRef } from './types.js';
+import { isUuid, uuidv7 } from './uuid.js';
+
+/** One event of an append, validated and encoded, ready for the adapter's INSERT. */
+export interface PreparedEvent {
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  /** The serialized payload. */
+  payloadBytes: Uint8Array;
+  /** The payload as given, returned in the append result. */
+  payload: unknown;
+  /** Metadata as JSON text, or `null`. */
+  metadataJson: string | null;
+  /** Metadata as it will read back (parsed from `metadataJson`). */
+  metadata: Record<string, unknown> | null;
+  traceId: string | null;
+  correlationId: string | null;
+  causationId: string | null;
+  createdAt: Date;
+}
+
+/** A validated append: its one stream, its expectation and its encoded events. */
+export interface PreparedAppend {
+  stream: StreamRef;
+  expected: ExpectedVersion;
+  events: PreparedEvent[];
+}
+
+const STREAM_FIELDS = ['boundedContext', 'aggregateType', 'aggregateId'] as const;
+const OPTIONAL_TEXT_FIELDS = ['traceId', 'correlationId', 'causationId'] as const;
+
+function requireText(event: Record<string, unknown>, index: number, field: string): string {
+  const value = event[field];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidEventError(index, field, 'must be a non-empty string');
+  }
+  return value;
+}
+
+function optionalText(event: Record<string, unknown>, index: number, field: string): string | null {
+  const value = event[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    throw new InvalidEventError(index, field, 'must be a string or null');
+  }
+  return value;
+}
+
+function encodeMetadata(
+  value: unknown,
+  index: number,
+): { json: string | null; metadata: Record<string, unknown> | null } {
+  if (value === undefined || value === null) return { json: null, metadata: null };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidEventError(index, 'metadata', 'must be a plain object or null');
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidEventError(index, 'metadata', 'cannot be serialized to JSON', {
+      cause: error,
+    });
+  }
+  if (json === undefined) {
+    throw new InvalidEventError(index, 'metadata', 'cannot be serialized to JSON');
+  }
+  return { json, metadata: JSON.parse(json) };
+}
+
+/**
+ * Validates and encodes the input of an append. Every adapter calls it before touching the
+ * database, so bad input fails the same way everywhere and nothing is written.
+ *
+ * @throws {NoEventsError} when `events` is empty.
+ * @throws {InvalidEventError} naming the first invalid event and field.
+ * @throws {DuplicateEventIdError} when two events of the call share an id.
+ * @throws {InvalidArgumentError} when `expected` is not an `ExpectedVersion`.
+ */
+export function prepareAppend(
+  expected: ExpectedVersion,
+  events: readonly NewEvent[],
+  serializer: Serializer,
+  now: Date = new Date(),
+): PreparedAppend {
+  assertExpectedVersion(expected);
+  if (!Array.isArray(events)) {
+    throw new InvalidArgumentError('events', 'must be an array of events');
+  }
+  if (events.length === 0) throw new NoEventsError();
+
+  const prepared: PreparedEvent[] = new Array(events.length);
+  let stream: StreamRef | undefined;
+  let ids: Set<string> | undefined;
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index] as unknown as Record<string, unknown>;
+    if (typeof event !== 'object' || event === null) {
+      throw new InvalidEventError(index, 'event', 'must be an object');
+    }
+    const boundedContext = requireText(event, index, 'boundedContext');
+    const aggregateType = requireText(event, index, 'aggregateType');
+    const aggregateId = requireText(event, index, 'aggregateId');
+    if (stream === undefined) {
+      stream = { boundedContext, aggregateType, aggregateId };
+    } else {
+      for (const field of STREAM_FIELDS) {
+        if (event[field] !== stream[field]) {
+          throw new InvalidEventError(
+            index,
+            field,
+            'all events of one append must belong to the same stream',
+          );
+        }
+      }
+    }
+    const eventType = requireText(event, index, 'eventType');
+
+    let eventId: string;
+    if (event.eventId === undefined || event.eventId === null) {
+      eventId = uuidv7(now.getTime());
+    } else if (isUuid(event.eventId)) {
+      eventId = event.eventId.toLowerCase();
+    } else {
+      throw new InvalidEventError(index, 'eventId', 'must be a UUID');
+    }
+    if (events.length > 1) {
+      ids ??= new Set();
+      if (ids.has(eventId)) throw new DuplicateEventIdError(eventId);
+      ids.add(eventId);
+    }
+
+    const eventVersion = event.eventVersion ?? 1;
+    if (
+      typeof eventVersion !== 'number' ||
+      !Number.isSafeInteger(eventVersion) ||
+      eventVersion < 1
+    ) {
+      throw new InvalidEventError(index, 'eventVersion', 'must be a positive integer');
+    }
+
+    const createdAt = event.createdAt ?? now;
+    if (!(createdAt instanceof Date) || Number.isNaN(createdAt.getTime())) {
+      throw new InvalidEventError(index, 'createdAt', 'must be a valid Date');
+    }
+
+    const traceId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[0]);
+    const correlationId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[1]);
+    const causationId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[2]);
+    const { json: metadataJson, metadata } = encodeMetadata(event.metadata, index);
+
+    let payloadBytes: Uint8Array;
+    try {
+      payloadBytes = serializer.serialize(event.payload, events[index]!);
+    } catch (error) {
+      throw new InvalidEventError(
+        index,
+        'payload',
+        error instanceof Error ? error.message : 'cannot be serialized',
+        { cause: error },
+      );
+    }
+    if (!(payloadBytes instanceof Uint8Array)) {
+      throw new InvalidEventError(index, 'payload', 'the serializer did not return a Uint8Array');
+    }
+
+    prepared[index] = {
+      eventId,
+      eventType,
+      eventVersion,
+      payloadBytes,
+      payload: event.payload,
+      metadataJson,
+      metadata,
+      traceId,
+      correlationId,
+      causationId,
+      createdAt,
+    };
+  }
+  return { stream: stream!, expected, events: prepared };
+}
+
+/**
+ * Builds the result of an append from what the adapter assigned: the version the stream had
+ * before, and each event's global position and checkpoint.
+ */
+export function buildAppendResult(
+  append: PreparedAppend,
+  fromVersion: number,
+  globalPositions: number[],
+  checkpoints: Checkpoint[],
+): AppendResult {
+  const { stream } = append;
+  const events: PersistedEvent[] = append.events.map((event, i) => ({
+    boundedContext: stream.boundedContext,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+    globalPosition: globalPositions[i]!,
+    aggregateVersion: fromVersion + i + 1,
+    checkpoint: checkpoints[i]!,
+    eventId: event.eventId,
+    eventType: event.eventType,
+    eventVersion: event.eventVersion,
+    payload: event.payload,
+    metadata: event.metadata,
+    traceId: event.traceId,
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    createdAt: event.createdAt,
+  }));
+  return {
+    events,
+    globalPositions,
+    fromVersion,
+    toVersion: fromVersion + append.events.length,
+  };
+}

@@ -1,0 +1,8 @@
+export type {
+  ConformanceCapabilities,
+  ConformanceHarness,
+  ConformanceInspector,
+  ConformanceStore,
+  ConformanceTestApi,
+  TestFn,
+} from './types.js';

@@ -1,0 +1,75 @@
+import type { EventStoreOptions } from '../options.js';
+import type { EventStore } from '../types.js';
+
+/** A test body; may return a promise. */
+export type TestFn = () => unknown | Promise<unknown>;
+
+/**
+ * The functions of the caller's test runner the suite registers its tests with: vitest's
+ * `{ describe, it, beforeAll, afterAll, beforeEach, afterEach }`, or `node:test`'s with
+ * `before`/`after` passed as `beforeAll`/`afterAll`.
+ */
+export interface ConformanceTestApi {
+  describe(name: string, fn: () => void): unknown;
+  it: {
+    (name: string, fn: TestFn): unknown;
+    skip(name: string, fn?: TestFn): unknown;
+  };
+  beforeAll(fn: TestFn): unknown;
+  afterAll(fn: TestFn): unknown;
+  beforeEach(fn: TestFn): unknown;
+  afterEach(fn: TestFn): unknown;
+}
+
+/**
+ * Reads what the adapter wrote through a path independent of the adapter's own read code (raw
+ * SQL, the in-memory store's internals), so "nothing was written" is checked for real.
+ */
+export interface ConformanceInspector {
+  /** Number of rows in the events table. */
+  countEvents(): Promise<number>;
+  /** Number of rows in the aggregate heads table. */
+  countAggregateHeads(): Promise<number>;
+  /** Number of rows in the checkpoints table. */
+  countCheckpoints(): Promise<number>;
+}
+
+/** A fresh store handed to one test or group. */
+export interface ConformanceStore<Tx = any> {
+  store: EventStore<Tx>;
+  /** Independent read path; tests that need it are skipped with a reason when absent. */
+  inspect?: ConformanceInspector;
+  /** Releases the store and whatever the harness created for it. */
+  cleanup?: () => Promise<void>;
+}
+
+/** What an adapter can or cannot do; a missing capability shows as a skipped test with its reason. */
+export interface ConformanceCapabilities {
+  /**
+   * Two transactions of the store can be open at the same time (PostgreSQL, MySQL). When false,
+   * the store queues transactions (SQLite, in-memory) and the tests that hold one transaction
+   * open while another commits are skipped with that reason.
+   * @default true
+   */
+  concurrentTransactions?: boolean;
+  /**
+   * The harness can start the store in a child process for the crash test
+   * (see {@link ConformanceHarness.crashWorkerModule}). @default false
+   */
+  crashRecovery?: boolean;
+}
+
+/** How the suite gets stores of the adapter under test. */
+export interface ConformanceHarness<Tx = any> {
+  /** Shown in the suite's describe block, such as `sqlite (:memory:)`. */
+  name: string;
+  /**
+   * Returns a fresh, migrated, empty store each time it is called. `options` must reach the
+   * adapter's factory unchanged apart from making table names unique to this store (a harness may
+   * qualify them with a per-store schema); invalid options must make it reject with the factory's
+   * own error.
+   */
+  createStore(options?: EventStoreOptions): Promise<ConformanceStore<Tx>>;
+  /** @default {} */
+  capabilities?: ConformanceCapabilities;
+}

@@ -1,0 +1,145 @@
+import type { ExpectedVersion } from './expected-version.js';
+import type { StreamRef } from './types.js';
+
+/** Stable machine-readable codes carried by every {@link PupError}. */
+export type PupErrorCode =
+  | 'OPTIMISTIC_CONCURRENCY'
+  | 'NO_EVENTS'
+  | 'INVALID_EVENT'
+  | 'DUPLICATE_EVENT_ID'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_CONFIG'
+  | 'PROJECTION_FAILED';
+
+/**
+ * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
+ * the message text.
+ */
+export class PupError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: PupErrorCode;
+
+  constructor(code: PupErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+function describeStream(stream: StreamRef): string {
+  return `${stream.boundedContext}/${stream.aggregateType}/${stream.aggregateId}`;
+}
+
+/**
+ * The stream's current version did not match the expected version of an append. Reload the
+ * aggregate and retry the command, or report a conflict to the caller.
+ */
+export class OptimisticConcurrencyError extends PupError {
+  /** The stream the append targeted. */
+  readonly stream: StreamRef;
+  /** What the caller expected. */
+  readonly expectedVersion: ExpectedVersion;
+  /** The stream's version when the append was checked (0 when the stream does not exist). */
+  readonly actualVersion: number;
+
+  constructor(
+    stream: StreamRef,
+    expectedVersion: ExpectedVersion,
+    actualVersion: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'OPTIMISTIC_CONCURRENCY',
+      `Stream ${describeStream(stream)} is at version ${actualVersion}, expected ${expectedVersion.toString()}`,
+      options,
+    );
+    this.stream = {
+      boundedContext: stream.boundedContext,
+      aggregateType: stream.aggregateType,
+      aggregateId: stream.aggregateId,
+    };
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
+/** `append` was called with an empty list of events. */
+export class NoEventsError extends PupError {
+  constructor() {
+    super('NO_EVENTS', 'append needs at least one event');
+  }
+}
+
+/** One event of an append is invalid; nothing of that append was written. */
+export class InvalidEventError extends PupError {
+  /** Index of the offending event in the list passed to `append`. */
+  readonly index: number;
+  /** Name of the offending field (`eventType`, `payload`, `metadata`, …). */
+  readonly field: string;
+
+  constructor(index: number, field: string, reason: string, options?: { cause?: unknown }) {
+    super('INVALID_EVENT', `Event #${index} has an invalid ${field}: ${reason}`, options);
+    this.index = index;
+    this.field = field;
+  }
+}
+
+/** An event id is used twice, within one append or across appends. */
+export class DuplicateEventIdError extends PupError {
+  /** The duplicated event id, when the database reported which one. */
+  readonly eventId: string | undefined;
+
+  constructor(eventId: string | undefined, options?: { cause?: unknown }) {
+    super(
+      'DUPLICATE_EVENT_ID',
+      eventId === undefined
+        ? 'An event id of this append already exists'
+        : `Event id ${eventId} already exists`,
+      options,
+    );
+    this.eventId = eventId;
+  }
+}
+
+/** A function argument is out of its allowed range or shape. */
+export class InvalidArgumentError extends PupError {
+  /** Name of the offending argument or option. */
+  readonly argument: string;
+
+  constructor(argument: string, reason: string) {
+    super('INVALID_ARGUMENT', `Invalid ${argument}: ${reason}`);
+    this.argument = argument;
+  }
+}
+
+/** Store or processor configuration is invalid; raised before any SQL runs. */
+export class InvalidConfigError extends PupError {
+  /** Name of the offending option, such as `tables.events`. */
+  readonly option: string;
+
+  constructor(option: string, reason: string) {
+    super('INVALID_CONFIG', `Invalid configuration ${option}: ${reason}`);
+    this.option = option;
+  }
+}
+
+/** A projection's handler failed; the batch was rolled back and its checkpoint kept. */
+export class ProjectionError extends PupError {
+  /** Name of the projection whose handler failed. */
+  readonly projectionName: string;
+  /** Global position of the event being handled, when the failure happened in a handler. */
+  readonly globalPosition: number | undefined;
+  /** Checkpoint of that event, when known. */
+  readonly checkpoint: string | undefined;
+
+  constructor(
+    projectionName: string,
+    message: string,
+    options: { cause?: unknown; globalPosition?: number; checkpoint?: string } = {},
+  ) {
+    super('PROJECTION_FAILED', `Projection ${projectionName}: ${message}`, options);
+    this.projectionName = projectionName;
+    this.globalPosition = options.globalPosition;
+    this.checkpoint = options.checkpoint;
+  }
+}

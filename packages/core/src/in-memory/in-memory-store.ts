@@ -1,0 +1,2 @@
+// Placeholder: being written now; replaced within the hour.
+export {};

@@ -1,0 +1,45 @@
+import type { Logger } from '../logger.js';
+import type { PersistedEvent } from '../types.js';
+import type { PartitionStrategy } from './partition.js';
+
+/** What a projection's handler receives besides the event. */
+export interface ProjectionContext<Tx = unknown> {
+  /** The batch's transaction: write the read model through it for exactly-once effects. */
+  tx: Tx;
+  /** Aborted when the processor is asked to stop. */
+  signal: AbortSignal;
+}
+
+/** Turns events into a read model or side effects. */
+export interface Projection<Tx = unknown> {
+  /** Unique name; the key of its checkpoint. */
+  readonly name: string;
+  /** Only events of these aggregate types reach `handle`; empty or absent = all. */
+  readonly aggregateTypes?: readonly string[];
+  /** Only events of these bounded contexts reach `handle`; empty or absent = all. */
+  readonly boundedContexts?: readonly string[];
+  /** Handles one event inside the batch's transaction. Throwing rolls the batch back. */
+  handle(event: PersistedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
+}
+
+/** Configuration of a {@link ProjectionProcessor}. */
+export interface ProjectionProcessorConfig {
+  /** Events read and handled per transaction. @default 100 */
+  batchSize?: number;
+  /** How long to wait for new events once caught up, in milliseconds. @default 100 */
+  pollIntervalMs?: number;
+  /** This worker's partition, from 0 to `totalPartitions - 1`. @default 0 */
+  partitionKey?: number;
+  /** How many partitions share the projection. @default 1 */
+  totalPartitions?: number;
+  /** Decides which aggregate belongs to which partition. @default hashPartitionStrategy */
+  partitionStrategy?: PartitionStrategy;
+  /** Where the processor logs; nothing is logged without one. */
+  logger?: Logger;
+}
+
+/** Options of `ProjectionProcessor.run`. */
+export interface RunOptions {
+  /** Stops the processor after the batch in flight. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,172 @@
+import { InvalidArgumentError } from './errors.js';
+import type { Serializer } from './serializer.js';
+import type {
+  Checkpoint,
+  PersistedEvent,
+  ReadEventsOptions,
+  Stream,
+  StreamRef,
+  VersionRange,
+} from './types.js';
+
+/** Largest `limit` accepted by `readEvents`. */
+export const MAX_READ_LIMIT = 100_000;
+
+/**
+ * Validates the options of `readEvents`.
+ * @throws {InvalidArgumentError} on a missing or out-of-range `limit` or a non-string `after`.
+ */
+export function validateReadEventsOptions(options: ReadEventsOptions): {
+  after: Checkpoint | null;
+  limit: number;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'readEvents needs { after?, limit }');
+  }
+  const { limit } = options;
+  if (
+    typeof limit !== 'number' ||
+    !Number.isSafeInteger(limit) ||
+    limit < 1 ||
+    limit > MAX_READ_LIMIT
+  ) {
+    throw new InvalidArgumentError('limit', `must be an integer from 1 to ${MAX_READ_LIMIT}`);
+  }
+  const after = options.after ?? null;
+  if (after !== null && (typeof after !== 'string' || after.length === 0)) {
+    throw new InvalidArgumentError('after', 'must be a checkpoint string or null');
+  }
+  return { after, limit };
+}
+
+/**
+ * Validates a stream reference.
+ * @throws {InvalidArgumentError} when a part is missing or empty.
+ */
+export function validateStreamRef(stream: StreamRef): StreamRef {
+  if (typeof stream !== 'object' || stream === null) {
+    throw new InvalidArgumentError(
+      'stream',
+      'must be { boundedContext, aggregateType, aggregateId }',
+    );
+  }
+  for (const field of ['boundedContext', 'aggregateType', 'aggregateId'] as const) {
+    if (typeof stream[field] !== 'string' || stream[field].length === 0) {
+      throw new InvalidArgumentError(`stream.${field}`, 'must be a non-empty string');
+    }
+  }
+  return {
+    boundedContext: stream.boundedContext,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+  };
+}
+
+/**
+ * Validates a version range; returns inclusive bounds (`toVersion` null = to the end).
+ * @throws {InvalidArgumentError} on a non-integer, negative or reversed bound.
+ */
+export function validateVersionRange(range: VersionRange | undefined): {
+  fromVersion: number;
+  toVersion: number | null;
+} {
+  if (range === undefined || range === null) return { fromVersion: 1, toVersion: null };
+  if (typeof range !== 'object') {
+    throw new InvalidArgumentError('range', 'must be { fromVersion?, toVersion? }');
+  }
+  const check = (name: string, value: unknown): number | null => {
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidArgumentError(name, 'must be a non-negative integer');
+    }
+    return value;
+  };
+  const fromVersion = Math.max(1, check('fromVersion', range.fromVersion) ?? 1);
+  const toVersion = check('toVersion', range.toVersion);
+  return { fromVersion, toVersion };
+}
+
+/**
+ * Validates a projection name used as a checkpoint key.
+ * @throws {InvalidArgumentError} when it is not a non-empty string of at most 255 characters.
+ */
+export function validateProjectionName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
+    throw new InvalidArgumentError(
+      'projectionName',
+      'must be a non-empty string of at most 255 characters',
+    );
+  }
+  return name;
+}
+
+/**
+ * Validates a checkpoint passed to `saveCheckpoint`.
+ * @throws {InvalidArgumentError} when it is not a non-empty string.
+ */
+export function validateCheckpoint(checkpoint: Checkpoint): Checkpoint {
+  if (typeof checkpoint !== 'string' || checkpoint.length === 0) {
+    throw new InvalidArgumentError('checkpoint', 'must be a non-empty checkpoint string');
+  }
+  return checkpoint;
+}
+
+/** An event row as an adapter read it, with driver values already turned into numbers. */
+export interface StoredEventRow {
+  globalPosition: number;
+  checkpoint: Checkpoint;
+  boundedContext: string;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number;
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  payload: Uint8Array;
+  /** JSON text, an already parsed object, or null. */
+  metadata: string | Record<string, unknown> | null;
+  traceId: string | null;
+  correlationId: string | null;
+  causationId: string | null;
+  /** A Date, or milliseconds since the epoch. */
+  createdAt: Date | number;
+}
+
+/** Turns a stored row into a {@link PersistedEvent}, deserializing its payload. */
+export function decodeEvent(row: StoredEventRow, serializer: Serializer): PersistedEvent {
+  const event = {
+    boundedContext: row.boundedContext,
+    aggregateType: row.aggregateType,
+    aggregateId: row.aggregateId,
+    globalPosition: row.globalPosition,
+    aggregateVersion: row.aggregateVersion,
+    checkpoint: row.checkpoint,
+    eventId: row.eventId,
+    eventType: row.eventType,
+    eventVersion: row.eventVersion,
+    payload: undefined as unknown,
+    metadata:
+      typeof row.metadata === 'string'
+        ? (JSON.parse(row.metadata) as Record<string, unknown>)
+        : row.metadata,
+    traceId: row.traceId,
+    correlationId: row.correlationId,
+    causationId: row.causationId,
+    createdAt: row.createdAt instanceof Date ? row.createdAt : new Date(row.createdAt),
+  };
+  event.payload = serializer.deserialize(row.payload, event);
+  return event;
+}
+
+/** Wraps the events read from one stream into a {@link Stream}. */
+export function buildStream(stream: StreamRef, events: PersistedEvent[]): Stream {
+  const last = events[events.length - 1];
+  return {
+    boundedContext: stream.boundedContext,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+    events,
+    version: last === undefined ? 0 : last.aggregateVersion,
+    isEmpty: events.length === 0,
+  };
+}

@@ -1,0 +1,164 @@
+import type { ExpectedVersion } from './expected-version.js';
+
+/**
+ * Opaque, totally ordered position in the event log. Reading "after" a checkpoint resumes exactly
+ * after the event that carried it. Checkpoints of one store compare correctly as plain strings
+ * (`a < b`), but their content is the adapter's business: store them, never build them.
+ */
+export type Checkpoint = string;
+
+/** Identifies one aggregate's stream. The same id under another type or context is another stream. */
+export interface StreamRef {
+  /** The bounded context the aggregate belongs to, such as `billing`. */
+  boundedContext: string;
+  /** The aggregate's type, such as `Invoice`. */
+  aggregateType: string;
+  /** The aggregate's id: any non-empty string (UUID, email, …). */
+  aggregateId: string;
+}
+
+/** An event to append. Only the stream, `eventType` and `payload` are required. */
+export interface NewEvent<P = unknown> extends StreamRef {
+  /** The event's type, such as `InvoiceIssued`. */
+  eventType: string;
+  /** The domain data, serialized by the store's serializer (JSON by default). */
+  payload: P;
+  /** UUID of the event; a time-ordered UUID (v7) is generated when absent. */
+  eventId?: string;
+  /** Version of the payload's schema. @default 1 */
+  eventVersion?: number;
+  /** Free-form JSON-serializable data about the event. @default null */
+  metadata?: Record<string, unknown> | null;
+  /** Distributed trace id. @default null */
+  traceId?: string | null;
+  /** Id shared by every event of one business flow. @default null */
+  correlationId?: string | null;
+  /** Id of the event or command that caused this one. @default null */
+  causationId?: string | null;
+  /** When the event happened. @default now */
+  createdAt?: Date;
+}
+
+/** An event as stored in the log, with every field present. */
+export interface PersistedEvent<P = unknown> extends StreamRef {
+  /** Unique, increasing position assigned by the store. Gaps are possible. */
+  globalPosition: number;
+  /** 1-based position within the aggregate's stream. */
+  aggregateVersion: number;
+  /** Token to resume reading right after this event. */
+  checkpoint: Checkpoint;
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  payload: P;
+  metadata: Record<string, unknown> | null;
+  traceId: string | null;
+  correlationId: string | null;
+  causationId: string | null;
+  createdAt: Date;
+}
+
+/** What an append wrote. */
+export interface AppendResult {
+  /** The appended events as stored, in order. */
+  events: PersistedEvent[];
+  /** Their global positions, in order. */
+  globalPositions: number[];
+  /** The stream's version before the first appended event (0 for a new stream). */
+  fromVersion: number;
+  /** The stream's version after the last appended event. */
+  toVersion: number;
+}
+
+/** One aggregate's stream (or a range of it) as read back. */
+export interface Stream extends StreamRef {
+  /** The events in version order. */
+  events: PersistedEvent[];
+  /** Version of the last event read; 0 when no event was read. */
+  version: number;
+  /** Whether no event was read. */
+  isEmpty: boolean;
+}
+
+/** Options of {@link EventStore.readEvents}. */
+export interface ReadEventsOptions {
+  /** Read the events after this checkpoint; `null` or absent reads from the start of the log. */
+  after?: Checkpoint | null;
+  /** Maximum number of events returned (a positive integer). */
+  limit: number;
+}
+
+/** Inclusive version range of {@link EventStore.readAggregateStream}. */
+export interface VersionRange {
+  /** First version to read (inclusive). @default 1 */
+  fromVersion?: number;
+  /** Last version to read (inclusive). @default the stream's last version */
+  toVersion?: number;
+}
+
+/** Options of {@link EventStore.waitForEvents}. */
+export interface WaitForEventsOptions {
+  /** Resolves early when aborted. */
+  signal: AbortSignal;
+  /** Resolves after this many milliseconds at the latest. */
+  timeoutMs: number;
+}
+
+/** How far the readable log reaches, as seen from a checkpoint. */
+export interface LogStatus {
+  /** Checkpoint of the newest readable event; `null` when the log is empty. */
+  headCheckpoint: Checkpoint | null;
+  /** Global position of the newest readable event; `null` when the log is empty. */
+  headPosition: number | null;
+  /** How many readable events lie after the given checkpoint. */
+  eventsAfter: number;
+}
+
+/** Names of the three tables; each may be schema-qualified (`schema.table`). */
+export interface TableNames {
+  /** @default 'events' */
+  events: string;
+  /** @default 'aggregate_heads' */
+  aggregateHeads: string;
+  /** @default 'projection_checkpoints' */
+  checkpoints: string;
+}
+
+/**
+ * The contract every adapter implements. `Tx` is the driver's own transaction handle, so callers
+ * can run their own SQL in the same transaction as an append.
+ */
+export interface EventStore<Tx = unknown> {
+  /** Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Appends events to one stream atomically, each with the next consecutive version.
+   * @throws {NoEventsError} when `events` is empty.
+   * @throws {InvalidEventError} when an event is invalid (nothing is written).
+   * @throws {OptimisticConcurrencyError} when the stream's version does not match `expected`.
+   * @throws {DuplicateEventIdError} when an event id already exists.
+   */
+  append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult>;
+  /** Reads up to `limit` events in log order after a checkpoint. */
+  readEvents(tx: Tx, options: ReadEventsOptions): Promise<PersistedEvent[]>;
+  /** Reads one stream, whole or a version range of it, in version order. */
+  readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream>;
+  /** The saved checkpoint of a projection, or `null` when none was saved. */
+  getCheckpoint(tx: Tx, projectionName: string): Promise<Checkpoint | null>;
+  /** Saves (inserts or overwrites) the checkpoint of a projection. */
+  saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void>;
+  /** Creates the tables and indexes when missing; idempotent. */
+  migrate(): Promise<void>;
+  /**
+   * Optional wake-up hint: resolves when new events may have been appended, when `timeoutMs`
+   * passes, or when `signal` aborts, whichever comes first. It may resolve spuriously.
+   */
+  waitForEvents?(options: WaitForEventsOptions): Promise<void>;
+  /** Optional: where the readable log ends and how many events lie after `after`. */
+  getLogStatus?(tx: Tx, options?: { after?: Checkpoint | null }): Promise<LogStatus>;
+  /** Releases what the store itself opened (never the pool or database it was given). */
+  close(): Promise<void>;
+}
+
+/** Extracts the transaction handle type of a store. */
+export type TxOf<S> = S extends EventStore<infer Tx> ? Tx : never;

@@ -1,0 +1,14 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const core = (path: string) => fileURLToPath(new URL(`../core/src/${path}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@pup\/core\/conformance$/, replacement: core('conformance/index.ts') },
+      { find: /^@pup\/core$/, replacement: core('index.ts') },
+    ],
+  },
+  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 },
+});
