@@ -22,6 +22,13 @@ export {
   ExpectedVersion,
   type ExpectedVersionKind,
 } from './expected-version.js';
+export {
+  createInMemoryEventStore,
+  type InMemoryEventStore,
+  type InMemoryEventStoreOptions,
+  type InMemoryRowCounts,
+  type InMemoryTransaction,
+} from './in-memory/in-memory-store.js';
 export type { Logger } from './logger.js';
 export {
   type EventStoreOptions,
