@@ -1,0 +1,93 @@
+import type { AdapterName } from './targets/types.js';
+
+/** Parsed command line of `pnpm bench`. */
+export interface CliOptions {
+  /** Adapters asked for explicitly; empty = every adapter available. */
+  adapters: AdapterName[];
+  quick: boolean;
+  /** `undefined`: no JSON; `'-'`: JSON on stdout (the table moves to stderr); else a file. */
+  json: string | undefined;
+  /** Workload ids to run; empty = all. */
+  workloads: string[];
+  /** Overrides the number of A/B pairs. */
+  pairs: number | undefined;
+  help: boolean;
+}
+
+export const USAGE = `Usage: pnpm bench [--adapter sqlite|postgres|mysql]... [--quick] [--json [file]]
+                  [--workload <id>]... [--pairs <n>]
+
+  --adapter   adapter to run (repeatable or comma-separated); default: every adapter available
+  --quick     small sizes, 2 pairs: a smoke test that fails unless every workload produced numbers
+  --json      also write the results as JSON to <file>, or to stdout when no file is given
+  --workload  only these workloads: append-1 append-100 append-1x8 read-stream-100 catch-up
+              catch-up-rss (repeatable or comma-separated)
+  --pairs     A/B pairs per workload (default 5, quick 2)
+
+Environment: PUP_BENCH_POSTGRES_URL, else PUP_TEST_POSTGRES_URL, else
+postgres://postgres@127.0.0.1:5432/test.`;
+
+const ADAPTERS: readonly string[] = ['sqlite', 'postgres', 'mysql'];
+
+/** Parses `argv` (without node and script); throws with a message on bad input. */
+export function parseCli(argv: readonly string[]): CliOptions {
+  const options: CliOptions = {
+    adapters: [],
+    quick: false,
+    json: undefined,
+    workloads: [],
+    pairs: undefined,
+    help: false,
+  };
+  const list = (value: string | undefined, flag: string): string[] => {
+    if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
+    return value.split(',').filter((part) => part.length > 0);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? arg.split('=', 2) : [arg, undefined];
+    switch (flag) {
+      case '--':
+        break;
+      case '--adapter':
+        for (const adapter of list(inline ?? argv[++i], '--adapter')) {
+          if (!ADAPTERS.includes(adapter)) {
+            throw new Error(`unknown adapter ${adapter} (sqlite, postgres or mysql)`);
+          }
+          if (!options.adapters.includes(adapter as AdapterName)) {
+            options.adapters.push(adapter as AdapterName);
+          }
+        }
+        break;
+      case '--quick':
+        options.quick = true;
+        break;
+      case '--json': {
+        const next = inline ?? argv[i + 1];
+        if (inline === undefined && (next === undefined || next.startsWith('--'))) {
+          options.json = '-';
+        } else {
+          options.json = next;
+          if (inline === undefined) i++;
+        }
+        break;
+      }
+      case '--workload':
+        options.workloads.push(...list(inline ?? argv[++i], '--workload'));
+        break;
+      case '--pairs': {
+        const n = Number(inline ?? argv[++i]);
+        if (!Number.isInteger(n) || n < 1) throw new Error('--pairs needs a positive integer');
+        options.pairs = n;
+        break;
+      }
+      case '--help':
+      case '-h':
+        options.help = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}`);
+    }
+  }
+  return options;
+}

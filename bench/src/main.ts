@@ -1,0 +1,197 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, platform, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { type CliOptions, parseCli, USAGE } from './cli.js';
+import { progress } from './progress.js';
+import { renderReport } from './report.js';
+import type { BenchReport, WorkloadResult } from './results.js';
+import { runRssWorkload } from './rss/measure.js';
+import { runWorkload } from './runner.js';
+import { adapterUnavailable, KNOWN_ADAPTERS, TARGETS } from './targets/index.js';
+import type { AdapterName, BenchTarget, TargetConfig } from './targets/types.js';
+import { sizesFor, WORKLOADS } from './workloads.js';
+
+const ALL_WORKLOADS = [...WORKLOADS.map((w) => w.id), 'catch-up-rss'];
+
+async function selectAdapters(options: CliOptions): Promise<AdapterName[]> {
+  const selected: AdapterName[] = [];
+  for (const adapter of options.adapters.length > 0 ? options.adapters : KNOWN_ADAPTERS) {
+    const reason = await adapterUnavailable(adapter);
+    if (reason === null) selected.push(adapter);
+    else if (options.adapters.length > 0) throw new Error(`cannot benchmark ${adapter}: ${reason}`);
+    else progress(`skipping ${adapter}: ${reason}`);
+  }
+  return selected;
+}
+
+function gitState(): BenchReport['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim().length > 0;
+    return { commit, dirty };
+  } catch {
+    return null;
+  }
+}
+
+function failed(target: BenchTarget, workload: string, error: unknown): WorkloadResult {
+  const reason = error instanceof Error ? error.message : String(error);
+  progress(`[${target.id}] ${workload} FAILED: ${reason}`);
+  return {
+    target: target.id,
+    adapter: target.adapter,
+    driver: target.driver,
+    workload,
+    title: workload,
+    size: '—',
+    status: 'failed',
+    reason,
+    goal: null,
+  };
+}
+
+/** A quick run passes only when every workload ran both sides and produced numbers. */
+function incomplete(results: readonly WorkloadResult[]): string[] {
+  return results
+    .filter(
+      (r) =>
+        r.status !== 'ok' ||
+        !(r.pup!.eventsPerSec > 0) ||
+        !(r.raw!.eventsPerSec > 0) ||
+        !Number.isFinite(r.ratio!.median),
+    )
+    .map((r) => `${r.target} ${r.workload}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+}
+
+async function main(): Promise<number> {
+  const options = parseCli(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const unknown = options.workloads.filter((w) => !ALL_WORKLOADS.includes(w));
+  if (unknown.length > 0) throw new Error(`unknown workload ${unknown.join(', ')}`);
+  const wanted = (id: string) => options.workloads.length === 0 || options.workloads.includes(id);
+
+  const adapters = await selectAdapters(options);
+  const scratch = mkdtempSync(join(tmpdir(), 'pup-bench-'));
+  const config: TargetConfig = {
+    postgresUrl:
+      process.env.PUP_BENCH_POSTGRES_URL ??
+      process.env.PUP_TEST_POSTGRES_URL ??
+      'postgres://postgres@127.0.0.1:5432/test',
+    postgresSchema: `pup_bench_${process.pid}`,
+    sqliteFile: join(scratch, 'bench.sqlite'),
+  };
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    command: ['pnpm', 'bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
+    quick: options.quick,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '?',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${platform()} ${process.arch}`,
+      node: process.version,
+    },
+    git: gitState(),
+    environments: {},
+    results: [],
+  };
+
+  try {
+    for (const entry of TARGETS.filter((t) => adapters.includes(t.adapter))) {
+      const target = await entry.create(config);
+      try {
+        await target.open();
+      } catch (error) {
+        throw new Error(
+          `cannot open ${entry.id}: ${error instanceof Error ? error.message : String(error)}` +
+            (entry.adapter === 'postgres'
+              ? ` (set PUP_BENCH_POSTGRES_URL or PUP_TEST_POSTGRES_URL; tried ${config.postgresUrl})`
+              : ''),
+        );
+      }
+      try {
+        const unavailable = target.pupUnavailable();
+        if (unavailable !== null) progress(`[${target.id}] raw only: ${unavailable}`);
+        const sizes = { ...sizesFor(entry.adapter, options.quick) };
+        if (options.pairs !== undefined) sizes.pairs = options.pairs;
+        for (const workload of WORKLOADS) {
+          if (!wanted(workload.id)) continue;
+          progress(`[${target.id}] ${workload.id}: ${workload.describe(sizes)}`);
+          try {
+            report.results.push(await runWorkload(target, workload, sizes));
+          } catch (error) {
+            report.results.push(failed(target, workload.id, error));
+          }
+        }
+        if (wanted('catch-up-rss')) {
+          try {
+            report.results.push(await runRssWorkload(target, sizes, config));
+          } catch (error) {
+            report.results.push(failed(target, 'catch-up-rss', error));
+          }
+        }
+        report.environments[target.id] = { driver: target.driver, ...(await target.environment()) };
+      } finally {
+        await target.close();
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await dropPostgresSchema(config, adapters);
+  }
+  report.finishedAt = new Date().toISOString();
+
+  const table = renderReport(report);
+  if (options.json === '-') {
+    process.stderr.write(table);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    process.stdout.write(table);
+    if (options.json !== undefined) {
+      writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+      progress(`wrote ${options.json}`);
+    }
+  }
+
+  const failures = report.results.filter((r) => r.status === 'failed');
+  if (options.quick) {
+    const missing = incomplete(report.results);
+    if (report.results.length === 0) missing.push('no workload ran');
+    if (missing.length > 0) {
+      process.stderr.write(`quick run incomplete:\n  ${missing.join('\n  ')}\n`);
+      return 1;
+    }
+  }
+  return failures.length > 0 ? 1 : 0;
+}
+
+/** Drops the run's PostgreSQL schema, whatever happened. */
+async function dropPostgresSchema(config: TargetConfig, adapters: AdapterName[]): Promise<void> {
+  if (!adapters.includes('postgres')) return;
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: config.postgresUrl });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${config.postgresSchema} CASCADE`);
+  } catch {
+    // Nothing to clean when the server was never reachable.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,89 @@
+import { formatMiB, formatMs, formatRate } from './progress.js';
+import type { BenchReport, SideResult, WorkloadResult } from './results.js';
+
+function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function latency(side: SideResult | undefined): string {
+  if (side?.p50Ms === undefined) return '—';
+  return `${formatMs(side.p50Ms)} / ${formatMs(side.p99Ms)}`;
+}
+
+function ratio(result: WorkloadResult): string {
+  if (result.status === 'failed') return 'FAILED';
+  if (result.ratio === undefined) return 'no pup';
+  const { median, min, max } = result.ratio;
+  return `${median.toFixed(2)} (${min.toFixed(2)}–${max.toFixed(2)})`;
+}
+
+function goal(result: WorkloadResult): string {
+  if (result.goal === null) return '—';
+  if (result.met === undefined) return `≥${result.goal}`;
+  return `≥${result.goal} ${result.met ? 'ok' : 'MISS'}`;
+}
+
+function rss(side: SideResult | undefined): string {
+  if (side?.rss === undefined) return '—';
+  return `${formatMiB(side.rss.peakBytes)} (+${formatMiB(side.rss.growthBytes)})`;
+}
+
+/** The results as plain-text tables: rates and ratios, then the RSS of the big catch-up. */
+export function renderReport(report: BenchReport): string {
+  const rows = report.results.map((r) => [
+    r.target,
+    r.workload,
+    r.size,
+    formatRate(r.pup?.eventsPerSec),
+    formatRate(r.raw?.eventsPerSec),
+    ratio(r),
+    goal(r),
+    latency(r.pup),
+    latency(r.raw),
+  ]);
+  const parts = [
+    renderTable(
+      [
+        'target',
+        'workload',
+        'size',
+        'pup ev/s',
+        'raw ev/s',
+        'pup/raw (min–max)',
+        'goal',
+        'pup p50/p99 ms',
+        'raw p50/p99 ms',
+      ],
+      rows,
+    ),
+  ];
+  const memory = report.results.filter((r) => r.workload === 'catch-up-rss');
+  if (memory.length > 0) {
+    parts.push(
+      renderTable(
+        ['target', 'workload', 'size', 'pup peak RSS (growth)', 'raw peak RSS (growth)'],
+        memory.map((r) => [r.target, r.workload, r.size, rss(r.pup), rss(r.raw)]),
+      ),
+    );
+  }
+  const notes: string[] = [];
+  const reasons = new Set<string>();
+  for (const r of report.results) {
+    if (r.reason !== undefined && r.status === 'raw-only') {
+      const line = `${r.target}: raw only, ${r.reason}`;
+      if (!reasons.has(line)) notes.push(line);
+      reasons.add(line);
+    } else if (r.reason !== undefined) {
+      notes.push(`${r.target} ${r.workload}: ${r.reason}`);
+    }
+    if (r.note !== undefined) notes.push(`${r.target} ${r.workload}: ${r.note}`);
+  }
+  if (notes.length > 0) parts.push(notes.join('\n'));
+  return `${parts.join('\n\n')}\n`;
+}

@@ -1,0 +1,53 @@
+import type { AdapterName, SideName } from './targets/types.js';
+
+/** One side's figures for a workload. */
+export interface SideResult {
+  /** Median events/s over the runs. */
+  eventsPerSec: number;
+  /** Events/s of each measured run, in run order. */
+  runs: number[];
+  /** Latency of one operation (append or stream read) over all measured runs, in ms. */
+  p50Ms?: number;
+  p99Ms?: number;
+  /** Only for `catch-up-rss`: resident set size of the child process, in bytes. */
+  rss?: { startBytes: number; peakBytes: number; endBytes: number; growthBytes: number };
+}
+
+/** One workload on one target. */
+export interface WorkloadResult {
+  target: string;
+  adapter: AdapterName;
+  driver: string;
+  workload: string;
+  title: string;
+  size: string;
+  status: 'ok' | 'raw-only' | 'failed';
+  /** Why the pup side did not run, or what failed. */
+  reason?: string;
+  pup?: SideResult;
+  raw?: SideResult;
+  /** pup/raw events/s: median, min and max of the A/B pairs. */
+  ratio?: { median: number; min: number; max: number; pairs: number[] };
+  /** The ratio the issue asks for, or null. */
+  goal: number | null;
+  /** Whether the median ratio reaches the goal (absent without a goal or a ratio). */
+  met?: boolean;
+  note?: string;
+}
+
+/** Everything one `pnpm bench` run measured, as written by `--json`. */
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; platform: string; node: string };
+  git: { commit: string; dirty: boolean } | null;
+  environments: Record<string, Record<string, string>>;
+  results: WorkloadResult[];
+}
+
+/** The order sides run in for pair `index`: ABBA-style alternation cancels drift. */
+export function sideOrder(index: number): SideName[] {
+  return index % 2 === 0 ? ['pup', 'raw'] : ['raw', 'pup'];
+}

@@ -1,0 +1,82 @@
+/**
+ * Child process of the `catch-up-rss` workload: opens one target, catches up the preloaded log
+ * through one side and reports its RSS as one JSON line on stdout. Runs alone in its process so
+ * the parent's heap does not blur the figures.
+ */
+import { Worker } from 'node:worker_threads';
+import { progress } from '../progress.js';
+import { targetEntry } from '../targets/index.js';
+import type { SideName, TargetConfig } from '../targets/types.js';
+
+/** What the parent passes as the only argument (JSON). */
+export interface RssChildSpec {
+  targetId: string;
+  config: TargetConfig;
+  side: SideName;
+  total: number;
+  batchSize: number;
+}
+
+/** What the child prints. */
+export interface RssChildResult {
+  events: number;
+  seconds: number;
+  startBytes: number;
+  peakBytes: number;
+  endBytes: number;
+}
+
+/** Samples the whole process's RSS every 5 ms from its own thread (the main one may be blocked). */
+const SAMPLER = `
+const { workerData } = require('node:worker_threads');
+const peak = new Float64Array(workerData);
+setInterval(() => {
+  const rss = process.memoryUsage.rss();
+  if (rss > peak[0]) peak[0] = rss;
+}, 5);
+`;
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? '') as RssChildSpec;
+  const target = await targetEntry(spec.targetId).create(spec.config);
+  await target.open();
+  const shared = new SharedArrayBuffer(8);
+  const peak = new Float64Array(shared);
+  const sampler = new Worker(SAMPLER, { eval: true, workerData: shared });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  (globalThis as { gc?: () => void }).gc?.();
+  const startBytes = process.memoryUsage.rss();
+  peak[0] = startBytes;
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peak[0]!) peak[0] = rss;
+  };
+  const reportEvery = Math.max(spec.batchSize, Math.round(spec.total / 5));
+  const start = performance.now();
+  const events = await target[spec.side].catchUp({
+    total: spec.total,
+    batchSize: spec.batchSize,
+    onBatch: (seen) => {
+      if (seen % 10_000 < spec.batchSize) sample();
+      if (seen % reportEvery < spec.batchSize) {
+        progress(
+          `[${spec.targetId}] catch-up-rss ${spec.side} ${seen.toLocaleString('en-US')} events`,
+        );
+      }
+    },
+  });
+  const seconds = (performance.now() - start) / 1000;
+  sample();
+  const endBytes = process.memoryUsage.rss();
+  const result: RssChildResult = { events, seconds, startBytes, peakBytes: peak[0]!, endBytes };
+  await sampler.terminate();
+  await target.close();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

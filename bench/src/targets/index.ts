@@ -1,0 +1,52 @@
+import { importOptional } from './load.js';
+import type { AdapterName, BenchTarget, TargetConfig } from './types.js';
+
+/** A target the benchmark can build, and whether its adapter exists in this workspace. */
+export interface TargetEntry {
+  id: string;
+  adapter: AdapterName;
+  create(config: TargetConfig): Promise<BenchTarget>;
+}
+
+/**
+ * Every target, in report order. To add an adapter (MySQL/MariaDB once `@pup/mysql` exists):
+ * implement `BenchTarget` in `targets/<adapter>.ts` with the raw baseline on the same driver, and
+ * list it here; the workloads, runner, RSS child and report need no change.
+ */
+export const TARGETS: readonly TargetEntry[] = [
+  {
+    id: 'sqlite',
+    adapter: 'sqlite',
+    create: async (config) => (await import('./sqlite.js')).createSqliteTarget(config),
+  },
+  {
+    id: 'postgres-pg',
+    adapter: 'postgres',
+    create: async (config) => (await import('./postgres-pg.js')).createPgTarget(config),
+  },
+  {
+    id: 'postgres-js',
+    adapter: 'postgres',
+    create: async (config) => (await import('./postgres-js.js')).createPostgresJsTarget(config),
+  },
+];
+
+/** Adapters with a benchmark target in this harness. */
+export const KNOWN_ADAPTERS: readonly AdapterName[] = ['sqlite', 'postgres', 'mysql'];
+
+/**
+ * Why an adapter cannot be benchmarked here, or null when it can. MySQL has no `@pup/mysql`
+ * package and no target yet.
+ */
+export async function adapterUnavailable(adapter: AdapterName): Promise<string | null> {
+  if (TARGETS.some((t) => t.adapter === adapter)) return null;
+  const loaded = await importOptional(`@pup/${adapter}`);
+  return loaded.reason ?? `no benchmark target for ${adapter} yet (add one in bench/src/targets)`;
+}
+
+/** Builds the target with this id. */
+export function targetEntry(id: string): TargetEntry {
+  const entry = TARGETS.find((t) => t.id === id);
+  if (entry === undefined) throw new Error(`unknown benchmark target ${id}`);
+  return entry;
+}

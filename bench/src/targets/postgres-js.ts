@@ -1,0 +1,130 @@
+import {
+  type EventStore,
+  type EventStoreOptions,
+  ExpectedVersion,
+  type NewEvent,
+  type StreamRef,
+  type TableNames,
+} from '@pup/core';
+import postgres from 'postgres';
+import { rawRows } from '../fixtures.js';
+import { pupCatchUp } from '../pup-catch-up.js';
+import { importOptional, packageVersion } from './load.js';
+import { PostgresSchemaAdmin, postgresEnvironment, rowValues } from './postgres-shared.js';
+import { keysetReadSql, multiRowInsertSql, postgresTables, readStreamSql } from './postgres-sql.js';
+import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
+
+type Sql = postgres.Sql;
+type TransactionSql = postgres.TransactionSql;
+
+interface PupPostgresJsModule {
+  createPostgresJsEventStore(sql: Sql, options?: EventStoreOptions): EventStore<TransactionSql>;
+}
+
+/** Connections shared by pup and raw: the 8 writers plus pup's listener. */
+const POOL_SIZE = 10;
+
+/**
+ * PostgreSQL through postgres.js: pup's `createPostgresJsEventStore` against raw postgres.js
+ * queries on the same `sql` instance.
+ */
+export async function createPostgresJsTarget(config: TargetConfig): Promise<BenchTarget> {
+  const loaded = await importOptional<PupPostgresJsModule>('@pup/postgres');
+  const tables = postgresTables(config.postgresSchema);
+  const sql = postgres(config.postgresUrl, { max: POOL_SIZE, onnotice: () => undefined });
+  let store: EventStore<TransactionSql> | null = null;
+  let unavailable: string | null = loaded.reason;
+  if (loaded.module !== null && typeof loaded.module.createPostgresJsEventStore !== 'function') {
+    unavailable = '@pup/postgres does not export createPostgresJsEventStore yet';
+  }
+  const admin = new PostgresSchemaAdmin(
+    async (text, values) => {
+      await sql.unsafe(text, (values ?? []) as never[]);
+    },
+    config.postgresSchema,
+    tables,
+    () => store,
+  );
+
+  const pup: SideOps = {
+    async append(events) {
+      const s = store!;
+      await s.transaction((tx) => s.append(tx, ExpectedVersion.noStream(), events));
+    },
+    async readStream(stream) {
+      // Outside a transaction, like the raw read: the pool's `sql` has the same query surface.
+      return (await store!.readAggregateStream(sql as unknown as TransactionSql, stream)).events
+        .length;
+    },
+    catchUp: (options) => pupCatchUp(store!, options),
+  };
+
+  return {
+    id: 'postgres-js',
+    adapter: 'postgres',
+    driver: `postgres ${packageVersion('postgres')}`,
+    pupUnavailable: () => unavailable,
+    async open() {
+      await sql`SELECT 1`;
+      if (unavailable === null) {
+        store = loaded.module!.createPostgresJsEventStore(sql, { tables });
+      }
+    },
+    async close() {
+      await store?.close();
+      await sql.end({ timeout: 5 });
+    },
+    environment: () =>
+      postgresEnvironment(
+        async (text) => [...(await sql.unsafe(text))] as Record<string, unknown>[],
+      ),
+    resetTables: () => admin.reset(),
+    emptyTables: () => admin.empty(),
+    preload: (count, perStream, onProgress) => admin.preload(count, perStream, onProgress),
+    notes: () => undefined,
+    pup,
+    raw: rawPostgresJsOps(sql, tables),
+  };
+}
+
+/** The raw baseline: what a careful hand-written postgres.js program does for the same rows. */
+function rawPostgresJsOps(sql: Sql, tables: TableNames): SideOps {
+  const insertSql = new Map<number, string>();
+  const readSql = readStreamSql(tables);
+  const keysetSql = keysetReadSql(tables);
+
+  return {
+    async append(events: readonly NewEvent[]) {
+      const rows = rawRows(events);
+      let text = insertSql.get(rows.length);
+      if (text === undefined) {
+        text = multiRowInsertSql(tables, rows.length);
+        insertSql.set(rows.length, text);
+      }
+      const values = rowValues(rows) as never[];
+      await sql.begin(async (tx) => {
+        await tx.unsafe(text, values, { prepare: true });
+      });
+    },
+    async readStream(stream: StreamRef) {
+      const rows = await sql.unsafe(
+        readSql,
+        [stream.boundedContext, stream.aggregateType, stream.aggregateId],
+        { prepare: true },
+      );
+      return rows.length;
+    },
+    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+      let after = 0;
+      let seen = 0;
+      while (seen < total) {
+        const rows = await sql.unsafe(keysetSql, [after, batchSize], { prepare: true });
+        if (rows.length === 0) break;
+        for (let i = 0; i < rows.length; i++) seen += 1;
+        after = Number(rows[rows.length - 1]!.global_position);
+        onBatch?.(seen);
+      }
+      return seen;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import type { EventStore, TableNames } from '@pup/core';
+import type { RawEventRow } from '../fixtures.js';
+import { preloadHeadsSql, preloadSql, provisionalSchemaSql } from './postgres-sql.js';
+
+/** Runs one statement with bound values; both drivers provide one. */
+export type Execute = (text: string, values?: readonly unknown[]) => Promise<void>;
+
+/** Rows of the bulk load per statement, so progress shows during a long preload. */
+const PRELOAD_CHUNK = 100_000;
+
+/**
+ * Creates, empties and fills the benchmark's schema. The tables come from pup's `migrate()` when
+ * the adapter is available, so pup and raw always write into identical tables.
+ */
+export class PostgresSchemaAdmin {
+  constructor(
+    private readonly execute: Execute,
+    private readonly schema: string,
+    private readonly tables: TableNames,
+    private readonly store: () => EventStore<any> | null,
+  ) {}
+
+  async reset(): Promise<void> {
+    await this.execute(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+    await this.execute(`CREATE SCHEMA ${this.schema}`);
+    const store = this.store();
+    if (store !== null) await store.migrate();
+    else await this.execute(provisionalSchemaSql(this.tables));
+  }
+
+  async empty(): Promise<void> {
+    const { events, aggregateHeads, checkpoints } = this.tables;
+    await this.execute(`TRUNCATE ${events}, ${aggregateHeads}, ${checkpoints} RESTART IDENTITY`);
+  }
+
+  async preload(
+    count: number,
+    perStream: number,
+    onProgress?: (done: number) => void,
+  ): Promise<void> {
+    const insert = preloadSql(this.tables);
+    for (let from = 0; from < count; from += PRELOAD_CHUNK) {
+      const to = Math.min(count, from + PRELOAD_CHUNK);
+      await this.execute(insert, [from, to, perStream]);
+      onProgress?.(to);
+    }
+    await this.execute(preloadHeadsSql(this.tables));
+    await this.execute(`VACUUM ANALYZE ${this.tables.events}`);
+    await this.execute(`VACUUM ANALYZE ${this.tables.aggregateHeads}`);
+  }
+}
+
+/** Parameters of a multi-row insert, row after row in `INSERT_COLUMNS` order. */
+export function rowValues(rows: readonly RawEventRow[]): unknown[] {
+  const values: unknown[] = new Array(rows.length * 13);
+  let i = 0;
+  for (const row of rows) {
+    values[i++] = row.boundedContext;
+    values[i++] = row.aggregateType;
+    values[i++] = row.aggregateId;
+    values[i++] = row.aggregateVersion;
+    values[i++] = row.eventId;
+    values[i++] = row.eventType;
+    values[i++] = row.eventVersion;
+    values[i++] = row.payload;
+    values[i++] = row.metadata;
+    values[i++] = row.traceId;
+    values[i++] = row.correlationId;
+    values[i++] = row.causationId;
+    values[i++] = row.createdAt;
+  }
+  return values;
+}
+
+/** Server version and the settings that decide durability and caching. */
+export async function postgresEnvironment(
+  query: (text: string) => Promise<Record<string, unknown>[]>,
+): Promise<Record<string, string>> {
+  const environment: Record<string, string> = {};
+  for (const setting of [
+    'server_version',
+    'synchronous_commit',
+    'fsync',
+    'wal_sync_method',
+    'full_page_writes',
+    'shared_buffers',
+  ]) {
+    const rows = await query(`SHOW ${setting}`);
+    environment[setting] = String(Object.values(rows[0] ?? {})[0] ?? '?');
+  }
+  return environment;
+}

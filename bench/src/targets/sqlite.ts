@@ -1,0 +1,296 @@
+import { rmSync } from 'node:fs';
+import {
+  type EventStore,
+  type EventStoreOptions,
+  ExpectedVersion,
+  type NewEvent,
+  type StreamRef,
+} from '@pup/core';
+import Database from 'better-sqlite3';
+import { rawRows } from '../fixtures.js';
+import { pupCatchUp } from '../pup-catch-up.js';
+import { importOptional, packageVersion } from './load.js';
+import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
+
+type Db = Database.Database;
+
+interface PupSqliteModule {
+  createSqliteEventStore(db: Db, options?: EventStoreOptions): EventStore<Db>;
+}
+
+const INSERT_COLUMNS =
+  'bounded_context, aggregate_type, aggregate_id, aggregate_version, event_id, event_type, ' +
+  'event_version, payload, metadata, trace_id, correlation_id, causation_id, created_at';
+const SELECT_COLUMNS = `global_position, ${INSERT_COLUMNS}`;
+
+/** Rows per transaction of the bulk load. */
+const PRELOAD_CHUNK = 50_000;
+
+/**
+ * A schema of the same shape as pup's, used only until `@pup/sqlite` lands; from then on the
+ * tables come from the adapter's own `migrate()`.
+ */
+const PROVISIONAL_SCHEMA = `
+CREATE TABLE events (
+  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+  bounded_context TEXT NOT NULL,
+  aggregate_type TEXT NOT NULL,
+  aggregate_id TEXT NOT NULL,
+  aggregate_version INTEGER NOT NULL,
+  event_id TEXT NOT NULL UNIQUE,
+  event_type TEXT NOT NULL,
+  event_version INTEGER NOT NULL DEFAULT 1,
+  payload BLOB NOT NULL,
+  metadata TEXT,
+  trace_id TEXT,
+  correlation_id TEXT,
+  causation_id TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+);
+CREATE TABLE aggregate_heads (
+  bounded_context TEXT NOT NULL,
+  aggregate_type TEXT NOT NULL,
+  aggregate_id TEXT NOT NULL,
+  aggregate_version INTEGER NOT NULL,
+  PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
+);
+CREATE TABLE projection_checkpoints (
+  projection_name TEXT PRIMARY KEY,
+  checkpoint TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);`;
+
+/**
+ * SQLite through better-sqlite3: pup's `createSqliteEventStore` against raw statements on the
+ * very same `Database` connection (so pragmas, WAL and synchronous level are identical).
+ */
+export async function createSqliteTarget(config: TargetConfig): Promise<BenchTarget> {
+  const loaded = await importOptional<PupSqliteModule>('@pup/sqlite');
+  let unavailable: string | null = loaded.reason;
+  if (loaded.module !== null && typeof loaded.module.createSqliteEventStore !== 'function') {
+    unavailable = '@pup/sqlite does not export createSqliteEventStore yet';
+  }
+  let db: Db | null = null;
+  let store: EventStore<Db> | null = null;
+  let statements: RawStatements | null = null;
+
+  const openDb = async (fresh: boolean) => {
+    if (fresh) {
+      for (const suffix of ['', '-wal', '-shm'])
+        rmSync(config.sqliteFile + suffix, { force: true });
+    }
+    db = new Database(config.sqliteFile);
+    if (unavailable === null) {
+      store = loaded.module!.createSqliteEventStore(db);
+      if (fresh) await store.migrate();
+    } else {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      if (fresh) db.exec(PROVISIONAL_SCHEMA);
+    }
+    statements = null;
+  };
+  const raws = () => {
+    statements ??= prepareRaw(db!);
+    return statements;
+  };
+  const closeDb = async () => {
+    await store?.close();
+    db?.close();
+    store = null;
+    db = null;
+    statements = null;
+  };
+
+  const pup: SideOps = {
+    async append(events) {
+      const s = store!;
+      await s.transaction(async (tx) => s.append(tx, ExpectedVersion.noStream(), events));
+    },
+    async readStream(stream) {
+      return (await store!.readAggregateStream(db!, stream)).events.length;
+    },
+    catchUp: (options) => pupCatchUp(store!, options),
+  };
+
+  const raw: SideOps = {
+    async append(events: readonly NewEvent[]) {
+      const s = raws();
+      const rows = rawRows(events);
+      s.begin.run();
+      try {
+        for (const row of rows) {
+          s.insert.run(
+            row.boundedContext,
+            row.aggregateType,
+            row.aggregateId,
+            row.aggregateVersion,
+            row.eventId,
+            row.eventType,
+            row.eventVersion,
+            row.payload,
+            row.metadata,
+            row.traceId,
+            row.correlationId,
+            row.causationId,
+            row.createdAt.getTime(),
+          );
+        }
+        s.commit.run();
+      } catch (error) {
+        if (db!.inTransaction) s.rollback.run();
+        throw error;
+      }
+    },
+    async readStream(stream: StreamRef) {
+      return raws().readStream.all(stream.boundedContext, stream.aggregateType, stream.aggregateId)
+        .length;
+    },
+    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+      const keyset = raws().keyset;
+      let after = 0;
+      let seen = 0;
+      while (seen < total) {
+        const rows = keyset.all(after, batchSize) as { global_position: number }[];
+        if (rows.length === 0) break;
+        for (let i = 0; i < rows.length; i++) seen += 1;
+        after = rows[rows.length - 1]!.global_position;
+        onBatch?.(seen);
+      }
+      return seen;
+    },
+  };
+
+  return {
+    id: 'sqlite',
+    adapter: 'sqlite',
+    driver: `better-sqlite3 ${packageVersion('better-sqlite3')}`,
+    pupUnavailable: () => unavailable,
+    open: () => openDb(false),
+    close: closeDb,
+    async environment() {
+      const d = db!;
+      return {
+        sqlite_version: String(
+          (d.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+        ),
+        journal_mode: String(d.pragma('journal_mode', { simple: true })),
+        synchronous:
+          ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(d.pragma('synchronous', { simple: true }))] ??
+          '?',
+        busy_timeout: String(d.pragma('busy_timeout', { simple: true })),
+        database: config.sqliteFile,
+      };
+    },
+    async resetTables() {
+      await closeDb();
+      await openDb(true);
+    },
+    async emptyTables() {
+      const d = db!;
+      d.exec('DELETE FROM events; DELETE FROM aggregate_heads; DELETE FROM projection_checkpoints');
+      const hasSequence = d
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'")
+        .get();
+      if (hasSequence) d.exec('DELETE FROM sqlite_sequence');
+      d.pragma('wal_checkpoint(TRUNCATE)');
+    },
+    async preload(count, perStream, onProgress) {
+      const d = db!;
+      const insert = d.prepare(
+        `INSERT INTO events (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const head = d.prepare(
+        'INSERT INTO aggregate_heads (bounded_context, aggregate_type, aggregate_id, aggregate_version) ' +
+          'VALUES (?, ?, ?, ?)',
+      );
+      const loadChunk = d.transaction((from: number, to: number) => {
+        for (let g = from; g < to; g++) {
+          const streamIndex = Math.floor(g / perStream);
+          const version = (g % perStream) + 1;
+          const aggregateId = `pre-${streamIndex}`;
+          const [row] = rawRows([
+            {
+              boundedContext: 'bench',
+              aggregateType: 'Account',
+              aggregateId,
+              eventType: 'MoneyDeposited',
+              payload: {
+                accountId: aggregateId,
+                amount: (version - 1) * 7 + 1,
+                currency: 'EUR',
+                reference: `INV-${version - 1}`,
+              },
+              metadata: { source: 'bench', userId: 'user-42' },
+            },
+          ]);
+          insert.run(
+            row!.boundedContext,
+            row!.aggregateType,
+            row!.aggregateId,
+            version,
+            row!.eventId,
+            row!.eventType,
+            row!.eventVersion,
+            row!.payload,
+            row!.metadata,
+            null,
+            null,
+            null,
+            row!.createdAt.getTime(),
+          );
+          if (version === perStream || g === count - 1) {
+            head.run('bench', 'Account', aggregateId, version);
+          }
+        }
+      });
+      for (let from = 0; from < count; from += PRELOAD_CHUNK) {
+        const to = Math.min(count, from + PRELOAD_CHUNK);
+        loadChunk(from, to);
+        onProgress?.(to);
+      }
+      d.pragma('wal_checkpoint(TRUNCATE)');
+      d.exec('ANALYZE');
+    },
+    notes(workload) {
+      if (workload === 'append-1x8') {
+        return (
+          'one connection: better-sqlite3 is synchronous, so the 8 raw writers never overlap; ' +
+          "pup's transaction() queues the 8 async writers on the connection"
+        );
+      }
+      return undefined;
+    },
+    pup,
+    raw,
+  };
+}
+
+interface RawStatements {
+  begin: Database.Statement;
+  commit: Database.Statement;
+  rollback: Database.Statement;
+  insert: Database.Statement;
+  readStream: Database.Statement;
+  keyset: Database.Statement;
+}
+
+function prepareRaw(db: Db): RawStatements {
+  return {
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+    insert: db.prepare(
+      `INSERT INTO events (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    readStream: db.prepare(
+      `SELECT ${SELECT_COLUMNS} FROM events ` +
+        'WHERE bounded_context = ? AND aggregate_type = ? AND aggregate_id = ? ' +
+        'ORDER BY aggregate_version',
+    ),
+    keyset: db.prepare(
+      `SELECT ${SELECT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?`,
+    ),
+  };
+}

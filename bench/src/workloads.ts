@@ -1,0 +1,232 @@
+import type { NewEvent } from '@pup/core';
+import { eventsFor, preloadedStream, runTag, streamOf } from './fixtures.js';
+import { LatencyRecorder } from './stats.js';
+import type { AdapterName, BenchTarget, SideOps } from './targets/types.js';
+
+/** How much work each workload does on one adapter. */
+export interface Sizes {
+  /** Appends (= transactions) per run of `append-1`. */
+  append1: number;
+  /** Transactions per run of `append-100`. */
+  append100: number;
+  /** Appends per run of `append-1x8`, shared by the 8 writers. */
+  concurrent: number;
+  /** Streams of 100 events preloaded for `read-stream-100`. */
+  readStreams: number;
+  /** Stream reads per run of `read-stream-100`. */
+  reads: number;
+  /** Events in the log caught up by `catch-up`. */
+  catchUp: number;
+  /** Events in the log caught up by `catch-up-rss` (in a child process). */
+  rss: number;
+  /** Events per batch of both catch-up workloads (the processor's default). */
+  batchSize: number;
+  /** A/B pairs per workload. */
+  pairs: number;
+}
+
+const FULL: Record<AdapterName, Sizes> = {
+  sqlite: {
+    append1: 20_000,
+    append100: 400,
+    concurrent: 20_000,
+    readStreams: 500,
+    reads: 10_000,
+    catchUp: 500_000,
+    rss: 1_000_000,
+    batchSize: 100,
+    pairs: 5,
+  },
+  postgres: {
+    append1: 3_000,
+    append100: 200,
+    concurrent: 8_000,
+    readStreams: 500,
+    reads: 3_000,
+    catchUp: 200_000,
+    rss: 1_000_000,
+    batchSize: 100,
+    pairs: 5,
+  },
+  mysql: {
+    append1: 3_000,
+    append100: 200,
+    concurrent: 8_000,
+    readStreams: 500,
+    reads: 3_000,
+    catchUp: 200_000,
+    rss: 1_000_000,
+    batchSize: 100,
+    pairs: 5,
+  },
+};
+
+const QUICK: Sizes = {
+  append1: 200,
+  append100: 10,
+  concurrent: 400,
+  readStreams: 50,
+  reads: 200,
+  catchUp: 5_000,
+  rss: 20_000,
+  batchSize: 100,
+  pairs: 2,
+};
+
+/** The sizes for an adapter; `--quick` shrinks every workload to a smoke test. */
+export function sizesFor(adapter: AdapterName, quick: boolean): Sizes {
+  return quick ? QUICK : FULL[adapter];
+}
+
+/** What one timed run of one side measured. */
+export interface RunMeasure {
+  events: number;
+  seconds: number;
+  latencies?: LatencyRecorder;
+}
+
+/** A workload run A/B in-process by the runner. */
+export interface Workload {
+  readonly id: string;
+  readonly title: string;
+  /** The pup/raw ratio the issue asks for, or null when none is set. */
+  target(adapter: AdapterName): number | null;
+  /** Size of one run, for the report. */
+  describe(sizes: Sizes): string;
+  /** Fresh tables (and preloaded rows) for the whole workload; untimed. */
+  setup(target: BenchTarget, sizes: Sizes): Promise<void>;
+  /** Brings the tables back to the same state before every run; untimed. */
+  beforeRun(target: BenchTarget): Promise<void>;
+  /** One timed run; `scale` below 1 makes a shorter warm-up run. */
+  run(side: SideOps, sizes: Sizes, scale: number): Promise<RunMeasure>;
+}
+
+const APPEND_TARGET: Record<AdapterName, number> = { sqlite: 0.85, postgres: 0.85, mysql: 0.85 };
+
+function scaled(n: number, scale: number): number {
+  return Math.max(1, Math.round(n * scale));
+}
+
+/** Builds the input of `count` appends of `perAppend` events to new streams (untimed). */
+function newStreamAppends(count: number, perAppend: number): NewEvent[][] {
+  const tag = runTag();
+  const appends: NewEvent[][] = new Array(count);
+  for (let i = 0; i < count; i++) appends[i] = eventsFor(streamOf(tag, i), perAppend);
+  return appends;
+}
+
+/** Runs the appends with `writers` concurrent async writers; records each append's latency. */
+async function timeAppends(
+  side: SideOps,
+  appends: NewEvent[][],
+  writers: number,
+): Promise<RunMeasure> {
+  const latencies = new LatencyRecorder();
+  let next = 0;
+  const writer = async () => {
+    for (let i = next++; i < appends.length; i = next++) {
+      const begin = performance.now();
+      await side.append(appends[i]!);
+      latencies.add(performance.now() - begin);
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: writers }, writer));
+  const seconds = (performance.now() - start) / 1000;
+  const events = appends.reduce((sum, events) => sum + events.length, 0);
+  return { events, seconds, latencies };
+}
+
+function appendWorkload(
+  id: string,
+  title: string,
+  perAppend: number,
+  writers: number,
+  count: (sizes: Sizes) => number,
+  target: (adapter: AdapterName) => number | null,
+): Workload {
+  return {
+    id,
+    title,
+    target,
+    describe: (sizes) =>
+      `${count(sizes).toLocaleString('en-US')} tx × ${perAppend} event${perAppend > 1 ? 's' : ''}` +
+      (writers > 1 ? `, ${writers} writers` : ''),
+    setup: (t) => t.resetTables(),
+    beforeRun: (t) => t.emptyTables(),
+    run: (side, sizes, scale) =>
+      timeAppends(side, newStreamAppends(scaled(count(sizes), scale), perAppend), writers),
+  };
+}
+
+/** Every in-process workload, in report order. */
+export const WORKLOADS: readonly Workload[] = [
+  appendWorkload(
+    'append-1',
+    'append 1 event/tx, new streams, 1 writer',
+    1,
+    1,
+    (s) => s.append1,
+    (a) => APPEND_TARGET[a],
+  ),
+  appendWorkload(
+    'append-100',
+    'append 100 events/tx, new streams, 1 writer',
+    100,
+    1,
+    (s) => s.append100,
+    (a) => (a === 'sqlite' ? 0.85 : 0.8),
+  ),
+  appendWorkload(
+    'append-1x8',
+    'append 1 event/tx, new streams, 8 writers',
+    1,
+    8,
+    (s) => s.concurrent,
+    (a) => (a === 'sqlite' ? 0.85 : 0.8),
+  ),
+  {
+    id: 'read-stream-100',
+    title: 'read a 100-event aggregate stream',
+    target: () => null,
+    describe: (s) => `${s.reads.toLocaleString('en-US')} reads of ${s.readStreams} streams`,
+    async setup(t, s) {
+      await t.resetTables();
+      await t.preload(s.readStreams * 100, 100);
+    },
+    beforeRun: async () => undefined,
+    async run(side, sizes, scale) {
+      const reads = scaled(sizes.reads, scale);
+      const latencies = new LatencyRecorder();
+      let events = 0;
+      const start = performance.now();
+      for (let i = 0; i < reads; i++) {
+        const begin = performance.now();
+        const read = await side.readStream(preloadedStream(i % sizes.readStreams));
+        latencies.add(performance.now() - begin);
+        if (read !== 100) throw new Error(`read ${read} events of a 100-event stream`);
+        events += read;
+      }
+      return { events, seconds: (performance.now() - start) / 1000, latencies };
+    },
+  },
+  {
+    id: 'catch-up',
+    title: 'catch-up, no-op projection vs raw keyset read',
+    target: () => 0.7,
+    describe: (s) => `${s.catchUp.toLocaleString('en-US')} events, batch ${s.batchSize}`,
+    async setup(t, s) {
+      await t.resetTables();
+      await t.preload(s.catchUp, 100);
+    },
+    beforeRun: async () => undefined,
+    async run(side, sizes, scale) {
+      const total = scaled(sizes.catchUp, scale);
+      const start = performance.now();
+      const events = await side.catchUp({ total, batchSize: sizes.batchSize });
+      const seconds = (performance.now() - start) / 1000;
+      if (events !== total) throw new Error(`caught up ${events} of ${total} events`);
+      return { events, seconds };
+    },
+  },
+];
