@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ExpectedVersion } from '../../expected-version.js';
+import type { Checkpoint } from '../../types.js';
+import {
+  appendInTransaction,
+  assertNothingWritten,
+  makeEvents,
+  snapshotStore,
+  uniqueId,
+  uniqueStream,
+  useGroupStore,
+} from '../helpers.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+
+class RollbackSignal extends Error {
+  constructor() {
+    super('rolled back on purpose by the conformance suite');
+    this.name = 'RollbackSignal';
+  }
+}
+
+/**
+ * Registers the checkpoints group: a missing checkpoint is `null`; save, overwrite (forwards and
+ * backwards), one per projection name; a checkpoint saved in a rolled-back transaction is not
+ * saved.
+ */
+export function describeCheckpointConformance(
+  api: ConformanceTestApi,
+  harness: ConformanceHarness,
+): void {
+  api.describe('checkpoints', () => {
+    const subject = useGroupStore(api, harness);
+
+    /** Real checkpoints of this store, taken from freshly appended events. */
+    async function checkpoints(count: number): Promise<Checkpoint[]> {
+      const result = await appendInTransaction(
+        subject().store,
+        ExpectedVersion.noStream(),
+        makeEvents(uniqueStream('cp'), count),
+      );
+      return result.events.map((e) => e.checkpoint);
+    }
+
+    function get(name: string): Promise<Checkpoint | null> {
+      const { store } = subject();
+      return store.transaction((tx) => store.getCheckpoint(tx, name));
+    }
+
+    function save(name: string, checkpoint: Checkpoint): Promise<void> {
+      const { store } = subject();
+      return store.transaction((tx) => store.saveCheckpoint(tx, name, checkpoint));
+    }
+
+    api.it('a projection with no saved checkpoint reads null', async () => {
+      assert.equal(await get(uniqueId('never-saved')), null);
+    });
+
+    api.it('saves a checkpoint and reads it back', async () => {
+      const [cp] = await checkpoints(1);
+      const name = uniqueId('projection');
+      await save(name, cp!);
+      assert.equal(await get(name), cp);
+    });
+
+    api.it('overwrites a checkpoint, forwards and backwards, keeping one row', async () => {
+      const current = subject();
+      const [a, b, c] = await checkpoints(3);
+      const name = uniqueId('projection-overwrite');
+      await save(name, a!);
+      const afterFirst = await snapshotStore(current);
+      await save(name, c!);
+      assert.equal(await get(name), c);
+      await save(name, b!);
+      assert.equal(await get(name), b, 'saving an older checkpoint (a reset) is allowed');
+      const afterAll = await snapshotStore(current);
+      assert.equal(afterAll.checkpoints, afterFirst.checkpoints, 'one row per projection');
+    });
+
+    api.it('keeps one checkpoint per projection name', async () => {
+      const [a, b] = await checkpoints(2);
+      const base = uniqueId('projection');
+      const names = [base, `${base}_p0`, `${base}_p1`, base.toUpperCase()];
+      await save(names[0]!, a!);
+      await save(names[1]!, b!);
+      await save(names[2]!, a!);
+      assert.equal(await get(names[0]!), a);
+      assert.equal(await get(names[1]!), b);
+      assert.equal(await get(names[2]!), a);
+      assert.equal(await get(names[3]!), null, 'names are case-sensitive');
+    });
+
+    api.it('accepts long and unicode projection names', async () => {
+      const [cp] = await checkpoints(1);
+      const long = `${randomUUID()}-${'p'.repeat(255 - 37)}`;
+      const unicode = `投影-${randomUUID()}-🐾`;
+      assert.equal(long.length, 255);
+      await save(long, cp!);
+      await save(unicode, cp!);
+      assert.equal(await get(long), cp);
+      assert.equal(await get(unicode), cp);
+    });
+
+    api.it('saves and reads a checkpoint in the same transaction as other work', async () => {
+      const { store } = subject();
+      const name = uniqueId('projection-same-tx');
+      const stream = uniqueStream('cp-same-tx');
+      const seen = await store.transaction(async (tx) => {
+        const result = await store.append(tx, ExpectedVersion.noStream(), makeEvents(stream, 1));
+        await store.saveCheckpoint(tx, name, result.events[0]!.checkpoint);
+        return { saved: await store.getCheckpoint(tx, name), cp: result.events[0]!.checkpoint };
+      });
+      assert.equal(seen.saved, seen.cp);
+      assert.equal(await get(name), seen.cp);
+    });
+
+    api.it('a checkpoint saved in a rolled-back transaction is not saved', async () => {
+      const current = subject();
+      const [a, b] = await checkpoints(2);
+      const fresh = uniqueId('projection-rollback-new');
+      const existing = uniqueId('projection-rollback-existing');
+      await save(existing, a!);
+      await assertNothingWritten(current, () =>
+        assert.rejects(
+          current.store.transaction(async (tx) => {
+            await current.store.saveCheckpoint(tx, fresh, b!);
+            await current.store.saveCheckpoint(tx, existing, b!);
+            throw new RollbackSignal();
+          }),
+          RollbackSignal,
+        ),
+      );
+      assert.equal(await get(fresh), null);
+      assert.equal(await get(existing), a);
+    });
+  });
+}

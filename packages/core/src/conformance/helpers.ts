@@ -1,0 +1,321 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { PupError, PupErrorCode } from '../errors.js';
+import type { ExpectedVersion } from '../expected-version.js';
+import type { EventStoreOptions } from '../options.js';
+import type {
+  AppendResult,
+  Checkpoint,
+  EventStore,
+  NewEvent,
+  PersistedEvent,
+  StreamRef,
+} from '../types.js';
+import type { ConformanceHarness, ConformanceStore, ConformanceTestApi, TestFn } from './types.js';
+
+/** Bounded context used by the suite's events unless a test needs another one. */
+export const CONFORMANCE_CONTEXT = 'conformance';
+
+/** Aggregate type used by the suite's events unless a test needs another one. */
+export const CONFORMANCE_AGGREGATE_TYPE = 'Widget';
+
+/** A fresh id unique across runs: `<label>-<random UUID>`. */
+export function uniqueId(label = 'id'): string {
+  return `${label}-${randomUUID()}`;
+}
+
+/** A stream no other test uses, under {@link CONFORMANCE_CONTEXT} unless overridden. */
+export function uniqueStream(label = 'stream', overrides: Partial<StreamRef> = {}): StreamRef {
+  return {
+    boundedContext: CONFORMANCE_CONTEXT,
+    aggregateType: CONFORMANCE_AGGREGATE_TYPE,
+    aggregateId: uniqueId(label),
+    ...overrides,
+  };
+}
+
+/** A minimal valid event of `stream`; `overrides` replace or add fields. */
+export function makeEvent(stream: StreamRef, overrides: Partial<NewEvent> = {}): NewEvent {
+  return {
+    boundedContext: stream.boundedContext,
+    aggregateType: stream.aggregateType,
+    aggregateId: stream.aggregateId,
+    eventType: 'WidgetChanged',
+    payload: { n: 0 },
+    ...overrides,
+  };
+}
+
+/** `count` valid events of `stream`, numbered in their payload (`{ n: 1 }`, `{ n: 2 }`, …). */
+export function makeEvents(
+  stream: StreamRef,
+  count: number,
+  overrides: Partial<NewEvent> = {},
+): NewEvent[] {
+  return Array.from({ length: count }, (_, i) =>
+    makeEvent(stream, { payload: { n: i + 1 }, ...overrides }),
+  );
+}
+
+/** Appends `events` in a transaction of its own and returns the result once committed. */
+export function appendInTransaction<Tx>(
+  store: EventStore<Tx>,
+  expected: ExpectedVersion,
+  events: readonly NewEvent[],
+): Promise<AppendResult> {
+  return store.transaction((tx) => store.append(tx, expected, events));
+}
+
+/** Reads the whole log from its start (or after `after`), page by page, in one transaction. */
+export function readWholeLog<Tx>(
+  store: EventStore<Tx>,
+  after: Checkpoint | null = null,
+  pageSize = 1000,
+): Promise<PersistedEvent[]> {
+  return store.transaction(async (tx) => {
+    const all: PersistedEvent[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await store.readEvents(tx, { after: cursor, limit: pageSize });
+      all.push(...page);
+      if (page.length < pageSize) return all;
+      cursor = page[page.length - 1]!.checkpoint;
+    }
+  });
+}
+
+/** Reads one stream (whole) in a transaction of its own. */
+export function readStream<Tx>(store: EventStore<Tx>, stream: StreamRef) {
+  return store.transaction((tx) => store.readAggregateStream(tx, stream));
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A promise with its resolve function exposed, to hand a signal from one task to another. */
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+/** Creates a {@link Deferred}. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A constructor of a {@link PupError} subclass, for {@link assertRejectsWith}. */
+export type ErrorClass<E extends PupError> = abstract new (...args: any[]) => E;
+
+function checkError<E extends PupError>(
+  error: unknown,
+  errorClass: ErrorClass<E>,
+  code: PupErrorCode,
+  fields: Partial<Record<keyof E, unknown>> | undefined,
+): E {
+  assert.ok(
+    error instanceof errorClass,
+    `expected a ${errorClass.name} (${code}), got ${describeError(error)}`,
+  );
+  assert.equal(error.code, code, `expected code ${code}, got ${String(error.code)}`);
+  assert.equal(error.name, errorClass.name, 'error.name must be the class name');
+  for (const [key, value] of Object.entries(fields ?? {})) {
+    assert.deepEqual(
+      (error as unknown as Record<string, unknown>)[key],
+      value,
+      `${errorClass.name}.${key}`,
+    );
+  }
+  return error;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return `${error.name}${code === undefined ? '' : ` [${String(code)}]`}: ${error.message}`;
+  }
+  return `a non-error value ${String(error)}`;
+}
+
+/**
+ * Asserts that `action` (a promise, or a function returning one or throwing) rejects with an
+ * instance of `errorClass` carrying `code`, and that the error's `fields` deep-equal the given
+ * values. Never looks at the message text. Returns the error for further checks.
+ *
+ * @example
+ * await assertRejectsWith(appendInTransaction(store, ExpectedVersion.any(), []), NoEventsError, 'NO_EVENTS');
+ */
+export async function assertRejectsWith<E extends PupError>(
+  action: Promise<unknown> | (() => unknown),
+  errorClass: ErrorClass<E>,
+  code: PupErrorCode,
+  fields?: Partial<Record<keyof E, unknown>>,
+): Promise<E> {
+  let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+  try {
+    const value = await (typeof action === 'function' ? action() : action);
+    outcome = { ok: true, value };
+  } catch (error) {
+    outcome = { ok: false, error };
+  }
+  if (outcome.ok) {
+    assert.fail(`expected a ${errorClass.name} (${code}), but the call succeeded`);
+  }
+  return checkError(outcome.error, errorClass, code, fields);
+}
+
+/**
+ * Asserts that `fn` throws synchronously an instance of `errorClass` carrying `code` (and
+ * `fields`). Returns the error.
+ */
+export function assertThrowsWith<E extends PupError>(
+  fn: () => unknown,
+  errorClass: ErrorClass<E>,
+  code: PupErrorCode,
+  fields?: Partial<Record<keyof E, unknown>>,
+): E {
+  try {
+    fn();
+  } catch (error) {
+    return checkError(error, errorClass, code, fields);
+  }
+  return assert.fail(`expected ${errorClass.name} (${code}) to be thrown, but nothing was thrown`);
+}
+
+/** Row counts of a store, read through its inspector or, without one, through `readEvents`. */
+export interface StoreSnapshot {
+  /** Rows of the events table (or events readable from the log without an inspector). */
+  events: number;
+  /** Rows of the aggregate heads table; `null` without an inspector. */
+  aggregateHeads: number | null;
+  /** Rows of the checkpoints table; `null` without an inspector. */
+  checkpoints: number | null;
+}
+
+/**
+ * Counts what a store holds, through the harness's independent `inspect` path when it has one,
+ * otherwise through the store's own `readEvents` (heads and checkpoints are then unknown).
+ */
+export async function snapshotStore(subject: ConformanceStore): Promise<StoreSnapshot> {
+  if (subject.inspect) {
+    const [events, aggregateHeads, checkpoints] = await Promise.all([
+      subject.inspect.countEvents(),
+      subject.inspect.countAggregateHeads(),
+      subject.inspect.countCheckpoints(),
+    ]);
+    return { events, aggregateHeads, checkpoints };
+  }
+  const events = await readWholeLog(subject.store);
+  return { events: events.length, aggregateHeads: null, checkpoints: null };
+}
+
+/**
+ * Runs `action` (which must fail) and asserts that it changed nothing: the row counts are the
+ * same before and after, and each of `streams` still reads back with its previous version.
+ */
+export async function assertNothingWritten(
+  subject: ConformanceStore,
+  action: () => Promise<unknown>,
+  streams: readonly StreamRef[] = [],
+): Promise<void> {
+  const before = await snapshotStore(subject);
+  const versionsBefore = await Promise.all(
+    streams.map(async (s) => (await readStream(subject.store, s)).version),
+  );
+  await action();
+  const after = await snapshotStore(subject);
+  assert.deepEqual(after, before, 'a failed call must leave no row behind');
+  const versionsAfter = await Promise.all(
+    streams.map(async (s) => (await readStream(subject.store, s)).version),
+  );
+  assert.deepEqual(versionsAfter, versionsBefore, 'a failed call must not change a stream');
+}
+
+/** Releases a store: the harness's `cleanup` when it gave one, otherwise `store.close()`. */
+export async function releaseStore(subject: ConformanceStore | undefined): Promise<void> {
+  if (subject === undefined) return;
+  if (subject.cleanup) await subject.cleanup();
+  else await subject.store.close();
+}
+
+/**
+ * Creates one store for a whole group in `beforeAll` and releases it in `afterAll`; returns a
+ * getter for the tests. Tests using it isolate themselves by stream id.
+ */
+export function useGroupStore(
+  api: ConformanceTestApi,
+  harness: ConformanceHarness,
+  options?: EventStoreOptions,
+): () => ConformanceStore {
+  let subject: ConformanceStore | undefined;
+  api.beforeAll(async () => {
+    subject = await harness.createStore(options);
+  });
+  api.afterAll(async () => {
+    const current = subject;
+    subject = undefined;
+    await releaseStore(current);
+  });
+  return () => {
+    assert.ok(subject, 'the group store was not created (did beforeAll fail?)');
+    return subject;
+  };
+}
+
+/** Runs `fn` with a store of its own, released afterwards whatever happens. */
+export async function withFreshStore<T>(
+  harness: ConformanceHarness,
+  fn: (subject: ConformanceStore) => Promise<T>,
+  options?: EventStoreOptions,
+): Promise<T> {
+  const subject = await harness.createStore(options);
+  try {
+    return await fn(subject);
+  } finally {
+    await releaseStore(subject);
+  }
+}
+
+/**
+ * Registers `fn` as a test when `supported`, otherwise as a skipped test named
+ * `<name> — skipped: <reason>`, so an unsupported capability is visible, never a silent pass.
+ */
+export function itIf(
+  api: ConformanceTestApi,
+  supported: boolean,
+  name: string,
+  reason: string,
+  fn: TestFn,
+): void {
+  if (supported) api.it(name, fn);
+  else api.it.skip(`${name} — skipped: ${reason}`, fn);
+}
+
+/** Whether the harness's store can hold two transactions open at once (default true). */
+export function supportsConcurrentTransactions(harness: ConformanceHarness): boolean {
+  return harness.capabilities?.concurrentTransactions ?? true;
+}
+
+/** Asserts that `values` are strictly increasing as plain strings (checkpoint order). */
+export function assertStrictlyIncreasing(values: readonly string[], what = 'checkpoints'): void {
+  for (let i = 1; i < values.length; i++) {
+    assert.ok(
+      values[i - 1]! < values[i]!,
+      `${what} must be strictly increasing: ${JSON.stringify(values[i - 1])} then ${JSON.stringify(values[i])}`,
+    );
+  }
+}
+
+/** Asserts that a value read from the store is a positive safe integer of type number. */
+export function assertPositiveInteger(value: unknown, what: string): void {
+  assert.equal(typeof value, 'number', `${what} must be a number, got ${typeof value}`);
+  assert.ok(
+    Number.isSafeInteger(value) && (value as number) > 0,
+    `${what} must be a positive integer`,
+  );
+}
