@@ -35,7 +35,24 @@ export {
   type ResolvedEventStoreOptions,
   resolveEventStoreOptions,
 } from './options.js';
+export {
+  projectionCheckpointName,
+  type ResolvedProjectionProcessorConfig,
+} from './projection/config.js';
 export { fnv1a32, hashPartitionStrategy, type PartitionStrategy } from './projection/partition.js';
+export { ProjectionProcessor } from './projection/processor.js';
+export {
+  type ProjectionRunEntry,
+  type RunProjectionPartitionsOptions,
+  runProjectionPartitions,
+  runProjections,
+} from './projection/runner.js';
+export {
+  getProjectionStatus,
+  type ProjectionPartitionStatus,
+  type ProjectionStatus,
+  type ProjectionStatusOptions,
+} from './projection/status.js';
 export type {
   Projection,
   ProjectionContext,

@@ -57,6 +57,12 @@ export interface ConformanceCapabilities {
    * (see {@link ConformanceHarness.crashWorkerModule}). @default false
    */
   crashRecovery?: boolean;
+  /**
+   * The store implements `waitForEvents`, and a wait resolves soon after an append through the
+   * same store commits. When false, the projection wake-up tests are skipped with that reason.
+   * @default true
+   */
+  waitForEvents?: boolean;
 }
 
 /** How the suite gets stores of the adapter under test. */

@@ -1,8 +1,48 @@
-// Placeholder: the projection conformance groups are being written; this file is replaced.
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { describeProjectionFailureConformance } from './failures.js';
+import { describeProjectionPartitionConformance } from './partitions.js';
+import { describeProjectionProcessingConformance } from './processing.js';
+import { describeProjectionScopeConformance } from './scope.js';
+import { describeProjectionStatusConformance } from './status.js';
+import { describeProjectionWakeUpConformance } from './wake-up.js';
 
-/** Registers the projection conformance groups (placeholder until they land). */
+export {
+  CRASH_WORKER_ENV,
+  type CrashRecord,
+  type CrashWorkerCommand,
+  type ProjectionCrashScenarioOptions,
+  type ProjectionCrashScenarioReport,
+  type ProjectionCrashWorkerOptions,
+  runProjectionCrashScenario,
+  runProjectionCrashWorker,
+} from './crash.js';
+export { CheckpointTableReadModel } from './support.js';
+export {
+  describeProjectionFailureConformance,
+  describeProjectionPartitionConformance,
+  describeProjectionProcessingConformance,
+  describeProjectionScopeConformance,
+  describeProjectionStatusConformance,
+  describeProjectionWakeUpConformance,
+};
+
+/**
+ * Registers every projection conformance group: processing (exactly-once effects, order, resume,
+ * stop), scope, partitions, failures and stops, status, and wake-up through `waitForEvents`.
+ * Projections run with core's {@link ProjectionProcessor}, so the groups check that the store
+ * gives it what it relies on: transactions that commit a read model and a checkpoint together or
+ * not at all, and reads that resume exactly after a checkpoint.
+ *
+ * Each test creates its own store with `harness.createStore()`.
+ */
 export function describeProjectionConformance(
-  _testApi: ConformanceTestApi,
-  _harness: ConformanceHarness,
-): void {}
+  testApi: ConformanceTestApi,
+  harness: ConformanceHarness,
+): void {
+  describeProjectionProcessingConformance(testApi, harness);
+  describeProjectionScopeConformance(testApi, harness);
+  describeProjectionPartitionConformance(testApi, harness);
+  describeProjectionFailureConformance(testApi, harness);
+  describeProjectionStatusConformance(testApi, harness);
+  describeProjectionWakeUpConformance(testApi, harness);
+}

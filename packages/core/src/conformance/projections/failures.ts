@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { ProjectionError } from '../../errors.js';
+import { ProjectionProcessor } from '../../projection/processor.js';
+import { assertRejectsWith, withFreshStore } from '../helpers.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { TEST_POLL_INTERVAL_MS } from './processing.js';
+import {
+  appendEvents,
+  assertConsistentWithCheckpoint,
+  CheckpointTableReadModel,
+  readCheckpoint,
+  readLog,
+  recordingProjection,
+  runUntilCaughtUp,
+} from './support.js';
+
+/**
+ * Registers the failure and stop group: a throwing handler rolls its batch back (checkpoint and
+ * read model unchanged) and `run` rejects with {@link ProjectionError}; an abort in the middle of
+ * a batch never leaves a checkpoint that disagrees with the read model; a restart finishes the
+ * work exactly once.
+ */
+export function describeProjectionFailureConformance(
+  api: ConformanceTestApi,
+  harness: ConformanceHarness,
+): void {
+  api.describe('projections: failures and stops', () => {
+    api.it('a failing handler rolls back its batch: checkpoint and read model unchanged', () =>
+      withFreshStore(harness, async ({ store }) => {
+        await appendEvents(store, [{ count: 5 }, { count: 5 }]);
+        const log = await readLog(store);
+        const readModel = new CheckpointTableReadModel(store);
+        const boom = new Error('read model rejected the event');
+        const projection = recordingProjection(readModel, {
+          onEvent: (_event, _context, call) => {
+            if (call === 6) throw boom;
+          },
+        });
+        const processor = new ProjectionProcessor(store, {
+          batchSize: 4,
+          pollIntervalMs: TEST_POLL_INTERVAL_MS,
+        });
+
+        const error = await assertRejectsWith(
+          processor.run(projection),
+          ProjectionError,
+          'PROJECTION_FAILED',
+          {
+            projectionName: projection.name,
+            globalPosition: log[5]!.globalPosition,
+            checkpoint: log[5]!.checkpoint,
+          },
+        );
+        assert.equal(error.cause, boom, 'the handler error is the cause');
+        assert.equal(
+          await readCheckpoint(store, projection.name),
+          log[3]!.checkpoint,
+          'the checkpoint stays at the last committed batch',
+        );
+        await readModel.assertApplied(log, (e) => log.indexOf(e) < 4, 'after the failure');
+
+        const fixed = recordingProjection(readModel, { name: projection.name });
+        await runUntilCaughtUp(processor, fixed, log.at(-1)!.checkpoint);
+        assert.equal(fixed.calls[0]!.eventId, log[4]!.eventId, 'the retry starts at the batch');
+        await readModel.assertApplied(log, () => true, 'after the retry');
+      }),
+    );
+
+    api.it('an abort in the middle of a batch leaves checkpoint and read model in agreement', () =>
+      withFreshStore(harness, async ({ store }) => {
+        await appendEvents(store, [{ count: 20 }, { count: 20 }], 4);
+        const log = await readLog(store);
+        const readModel = new CheckpointTableReadModel(store);
+        const controller = new AbortController();
+        const projection = recordingProjection(readModel, {
+          onEvent: (_event, _context, call) => {
+            if (call === 13) controller.abort();
+          },
+        });
+        const processor = new ProjectionProcessor(store, {
+          batchSize: 10,
+          pollIntervalMs: TEST_POLL_INTERVAL_MS,
+        });
+
+        await processor.run(projection, { signal: controller.signal });
+        const checkpoint = await readCheckpoint(store, projection.name);
+        const upTo = await assertConsistentWithCheckpoint(
+          readModel,
+          log,
+          checkpoint,
+          'after the abort',
+        );
+        assert.ok(upTo >= 10 && upTo < log.length, `stopped within the second batch (${upTo})`);
+        assert.ok(
+          projection.calls.length <= 13,
+          'no event is handed to handle after the abort is seen',
+        );
+
+        const rest = recordingProjection(readModel, { name: projection.name });
+        await runUntilCaughtUp(processor, rest, log.at(-1)!.checkpoint);
+        assert.equal(rest.calls[0]!.eventId, log[upTo]!.eventId, 'the restart resumes right after');
+        await readModel.assertApplied(log, () => true, 'after the restart');
+      }),
+    );
+
+    api.it('a handler that throws because of the abort rolls back its batch; run resolves', () =>
+      withFreshStore(harness, async ({ store }) => {
+        await appendEvents(store, [{ count: 15 }, { count: 10 }], 5);
+        const log = await readLog(store);
+        const readModel = new CheckpointTableReadModel(store);
+        const controller = new AbortController();
+        const projection = recordingProjection(readModel, {
+          onEvent: (_event, { signal }, call) => {
+            if (call === 13) {
+              controller.abort();
+              signal.throwIfAborted();
+            }
+          },
+        });
+        const processor = new ProjectionProcessor(store, {
+          batchSize: 10,
+          pollIntervalMs: TEST_POLL_INTERVAL_MS,
+        });
+
+        await processor.run(projection, { signal: controller.signal });
+        assert.equal(
+          await readCheckpoint(store, projection.name),
+          log[9]!.checkpoint,
+          'the interrupted batch is rolled back, the previous one stays',
+        );
+        await readModel.assertApplied(log, (e) => log.indexOf(e) < 10, 'after the abort');
+      }),
+    );
+  });
+}

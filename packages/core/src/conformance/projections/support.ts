@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ExpectedVersion } from '../../expected-version.js';
+import type { ProjectionProcessor } from '../../projection/processor.js';
+import type { Projection, ProjectionContext } from '../../projection/types.js';
+import type { Checkpoint, EventStore, NewEvent, PersistedEvent } from '../../types.js';
+
+/**
+ * A read model the suite can write in a projection's transaction with nothing but the store
+ * contract: it lives in the checkpoints table, one row per applied event
+ * (`<prefix>:e:<eventId>`), because `saveCheckpoint(tx, …)` is the one write every store offers
+ * inside a caller's transaction. Applying an event twice leaves a second row
+ * (`<prefix>:d:<eventId>`), so a duplicate effect is visible after the fact, whatever rolled back
+ * in between.
+ */
+export class CheckpointTableReadModel<Tx = any> {
+  /**
+   * @param store The store whose checkpoints table holds the read model.
+   * @param prefix Distinguishes this read model from others in the same table.
+   */
+  constructor(
+    readonly store: EventStore<Tx>,
+    readonly prefix: string = `rm-${randomUUID()}`,
+  ) {}
+
+  /** Records `event` as applied, in the caller's transaction `tx`. */
+  async apply(tx: Tx, event: PersistedEvent): Promise<void> {
+    const key = `${this.prefix}:e:${event.eventId}`;
+    const seen = await this.store.getCheckpoint(tx, key);
+    await this.store.saveCheckpoint(
+      tx,
+      seen === null ? key : `${this.prefix}:d:${event.eventId}`,
+      event.checkpoint,
+    );
+  }
+
+  /**
+   * How often each event was applied, as committed: 0, 1, or 2 for "more than once". Read in a
+   * transaction of its own.
+   */
+  async counts(events: readonly PersistedEvent[]): Promise<Map<string, number>> {
+    return this.store.transaction(async (tx) => {
+      const counts = new Map<string, number>();
+      for (const event of events) {
+        const once = await this.store.getCheckpoint(tx, `${this.prefix}:e:${event.eventId}`);
+        const twice = await this.store.getCheckpoint(tx, `${this.prefix}:d:${event.eventId}`);
+        counts.set(event.eventId, twice !== null ? 2 : once !== null ? 1 : 0);
+      }
+      return counts;
+    });
+  }
+
+  /**
+   * Asserts that exactly the events `expected` selects were applied, each exactly once, and the
+   * others not at all.
+   */
+  async assertApplied(
+    events: readonly PersistedEvent[],
+    expected: (event: PersistedEvent) => boolean,
+    what = 'read model',
+  ): Promise<void> {
+    const counts = await this.counts(events);
+    for (const event of events) {
+      const count = counts.get(event.eventId);
+      const want = expected(event) ? 1 : 0;
+      assert.equal(
+        count,
+        want,
+        `${what}: event at global position ${event.globalPosition} applied ${count === 2 ? 'more than once' : `${count} time(s)`}, expected ${want}`,
+      );
+    }
+  }
+}
+
+/** One stream's worth of events to append with {@link appendEvents}. */
+export interface StreamSpec {
+  boundedContext?: string;
+  aggregateType?: string;
+  aggregateId?: string;
+  /** How many events to append to the stream. */
+  count: number;
+}
+
+/**
+ * Appends the events of `specs`, interleaving the streams round-robin in chunks of `chunk` events,
+ * one transaction per chunk.
+ */
+export async function appendEvents<Tx>(
+  store: EventStore<Tx>,
+  specs: readonly StreamSpec[],
+  chunk = 3,
+): Promise<void> {
+  const remaining = specs.map((spec) => ({
+    stream: {
+      boundedContext: spec.boundedContext ?? 'conformance',
+      aggregateType: spec.aggregateType ?? 'Widget',
+      aggregateId: spec.aggregateId ?? `agg-${randomUUID()}`,
+    },
+    left: spec.count,
+    next: 1,
+  }));
+  let pending = true;
+  while (pending) {
+    pending = false;
+    for (const entry of remaining) {
+      if (entry.left === 0) continue;
+      const n = Math.min(chunk, entry.left);
+      const events: NewEvent[] = [];
+      for (let i = 0; i < n; i++) {
+        events.push({ ...entry.stream, eventType: 'WidgetChanged', payload: { n: entry.next++ } });
+      }
+      await store.transaction((tx) => store.append(tx, ExpectedVersion.any(), events));
+      entry.left -= n;
+      pending ||= entry.left > 0;
+    }
+  }
+}
+
+/** Reads the whole log in one transaction, page by page. */
+export function readLog<Tx>(store: EventStore<Tx>): Promise<PersistedEvent[]> {
+  return store.transaction(async (tx) => {
+    const all: PersistedEvent[] = [];
+    let after: Checkpoint | null = null;
+    for (;;) {
+      const page = await store.readEvents(tx, { after, limit: 500 });
+      for (const event of page) all.push(event);
+      if (page.length < 500) return all;
+      after = page[page.length - 1]!.checkpoint;
+    }
+  });
+}
+
+/** Reads one checkpoint in a transaction of its own. */
+export function readCheckpoint<Tx>(
+  store: EventStore<Tx>,
+  name: string,
+): Promise<Checkpoint | null> {
+  return store.transaction((tx) => store.getCheckpoint(tx, name));
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Polls `condition` every `everyMs` until it holds; fails the test after `timeoutMs` with
+ * `message`. Stops early, failing, when `stopped` settles first (a run that ended too soon).
+ */
+export async function waitUntil(
+  condition: () => Promise<boolean> | boolean,
+  message: string,
+  {
+    timeoutMs = 20_000,
+    everyMs = 10,
+    stopped,
+  }: {
+    timeoutMs?: number;
+    everyMs?: number;
+    stopped?: Promise<unknown>;
+  } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let ended: string | undefined;
+  stopped?.then(
+    () => {
+      ended = 'resolved';
+    },
+    (error: unknown) => {
+      ended = `rejected: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+    },
+  );
+  for (;;) {
+    if (await condition()) return;
+    if (ended !== undefined) assert.fail(`${message}: the run ${ended} first`);
+    if (Date.now() > deadline) assert.fail(`${message}: timed out after ${timeoutMs} ms`);
+    await delay(everyMs);
+  }
+}
+
+/**
+ * Runs `projection` with `processor` until every checkpoint of `checkpointNames` has reached
+ * `target`, then aborts the run and awaits it (a rejection fails the test).
+ */
+export async function runUntilCheckpoints<Tx>(
+  processorRun: (signal: AbortSignal) => Promise<void>,
+  store: EventStore<Tx>,
+  checkpointNames: readonly string[],
+  target: Checkpoint,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const controller = new AbortController();
+  const running = processorRun(controller.signal);
+  try {
+    await waitUntil(
+      async () => {
+        for (const name of checkpointNames) {
+          if ((await readCheckpoint(store, name)) !== target) return false;
+        }
+        return true;
+      },
+      `checkpoints ${checkpointNames.join(', ')} did not reach the end of the log`,
+      { timeoutMs, stopped: running },
+    );
+  } finally {
+    controller.abort();
+    await running.catch(() => undefined);
+  }
+  await running;
+}
+
+/** Runs one projection with one processor until its checkpoint reaches `target`. */
+export function runUntilCaughtUp<Tx>(
+  processor: ProjectionProcessor<Tx>,
+  projection: Projection<Tx>,
+  target: Checkpoint,
+  timeoutMs?: number,
+): Promise<void> {
+  return runUntilCheckpoints(
+    (signal) => processor.run(projection, { signal }),
+    processor.store,
+    [processor.checkpointName(projection)],
+    target,
+    timeoutMs,
+  );
+}
+
+/** What a recording projection saw: every call of `handle`, committed or not. */
+export interface RecordingProjection<Tx> extends Projection<Tx> {
+  /** Every event handed to `handle`, in call order (including calls of rolled-back batches). */
+  readonly calls: PersistedEvent[];
+}
+
+/**
+ * A projection that applies each event to `readModel` through the batch's transaction and records
+ * the call; `onEvent` runs first and may throw.
+ */
+export function recordingProjection<Tx>(
+  readModel: CheckpointTableReadModel<Tx>,
+  options: {
+    name?: string;
+    aggregateTypes?: readonly string[];
+    boundedContexts?: readonly string[];
+    onEvent?: (event: PersistedEvent, context: ProjectionContext<Tx>, call: number) => unknown;
+  } = {},
+): RecordingProjection<Tx> {
+  const calls: PersistedEvent[] = [];
+  return {
+    name: options.name ?? `projection-${randomUUID()}`,
+    aggregateTypes: options.aggregateTypes,
+    boundedContexts: options.boundedContexts,
+    calls,
+    async handle(event, context) {
+      calls.push(event);
+      await options.onEvent?.(event, context, calls.length);
+      await readModel.apply(context.tx, event);
+    },
+  };
+}
+
+/**
+ * A store object that forwards every contract method to `store` (bound to it), with `overrides`
+ * replacing or removing (`undefined`) some of them. Lets a test observe or hide a method.
+ */
+export function delegatingStore<Tx>(
+  store: EventStore<Tx>,
+  overrides: Partial<Pick<EventStore<Tx>, 'waitForEvents' | 'getLogStatus'>> = {},
+): EventStore<Tx> {
+  const delegate: EventStore<Tx> = {
+    transaction: (fn) => store.transaction(fn),
+    append: (tx, expected, events) => store.append(tx, expected, events),
+    readEvents: (tx, options) => store.readEvents(tx, options),
+    readAggregateStream: (tx, stream, range) => store.readAggregateStream(tx, stream, range),
+    getCheckpoint: (tx, name) => store.getCheckpoint(tx, name),
+    saveCheckpoint: (tx, name, checkpoint) => store.saveCheckpoint(tx, name, checkpoint),
+    migrate: () => store.migrate(),
+    close: () => store.close(),
+  };
+  if (typeof store.waitForEvents === 'function') {
+    delegate.waitForEvents = store.waitForEvents.bind(store);
+  }
+  if (typeof store.getLogStatus === 'function') {
+    delegate.getLogStatus = store.getLogStatus.bind(store);
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete (delegate as unknown as Record<string, unknown>)[key];
+    else (delegate as unknown as Record<string, unknown>)[key] = value;
+  }
+  return delegate;
+}
+
+/**
+ * Asserts that `readModel` holds exactly the events of `log` up to and including `checkpoint`,
+ * each once, and none after it (none at all when `checkpoint` is `null`). Returns how many events
+ * that is.
+ */
+export async function assertConsistentWithCheckpoint(
+  readModel: CheckpointTableReadModel,
+  log: readonly PersistedEvent[],
+  checkpoint: Checkpoint | null,
+  what: string,
+): Promise<number> {
+  const upTo = checkpoint === null ? 0 : log.findIndex((e) => e.checkpoint === checkpoint) + 1;
+  assert.ok(checkpoint === null || upTo > 0, `${what}: the checkpoint is an event of the log`);
+  const index = new Map(log.map((e, i) => [e.eventId, i]));
+  await readModel.assertApplied(log, (e) => index.get(e.eventId)! < upTo, what);
+  return upTo;
+}

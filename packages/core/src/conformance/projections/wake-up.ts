@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { ProjectionProcessor } from '../../projection/processor.js';
+import type { EventStore, WaitForEventsOptions } from '../../types.js';
+import { itIf, withFreshStore } from '../helpers.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import {
+  appendEvents,
+  CheckpointTableReadModel,
+  delay,
+  delegatingStore,
+  readLog,
+  recordingProjection,
+  waitUntil,
+} from './support.js';
+
+const NO_WAIT_REASON = 'the harness declares capabilities.waitForEvents: false';
+
+function requireWaitForEvents(store: EventStore<any>): NonNullable<EventStore['waitForEvents']> {
+  assert.equal(
+    typeof store.waitForEvents,
+    'function',
+    'the store has no waitForEvents: declare capabilities.waitForEvents: false in the harness',
+  );
+  return store.waitForEvents!.bind(store);
+}
+
+/**
+ * Registers the wake-up group: `waitForEvents` honours its timeout and signal, and wakes a caught-up
+ * processor (polling every 60 s) within seconds of an append. Skipped with a reason when the
+ * harness declares `capabilities.waitForEvents: false`.
+ */
+export function describeProjectionWakeUpConformance(
+  api: ConformanceTestApi,
+  harness: ConformanceHarness,
+): void {
+  const supported = harness.capabilities?.waitForEvents ?? true;
+  api.describe('projections: wake-up', () => {
+    itIf(api, supported, 'waitForEvents resolves on timeout and on abort', NO_WAIT_REASON, () =>
+      withFreshStore(harness, async ({ store }) => {
+        const wait = requireWaitForEvents(store);
+        let started = Date.now();
+        await wait({ signal: new AbortController().signal, timeoutMs: 30 });
+        assert.ok(Date.now() - started < 5_000, 'resolves once timeoutMs has passed');
+
+        started = Date.now();
+        await wait({ signal: AbortSignal.abort(), timeoutMs: 60_000 });
+        assert.ok(Date.now() - started < 1_000, 'resolves at once when already aborted');
+
+        const controller = new AbortController();
+        started = Date.now();
+        const waiting = wait({ signal: controller.signal, timeoutMs: 60_000 });
+        setTimeout(() => controller.abort(), 20);
+        await waiting;
+        assert.ok(Date.now() - started < 2_000, 'resolves soon after an abort');
+      }),
+    );
+
+    itIf(
+      api,
+      supported,
+      'a caught-up processor wakes within seconds of an append, not after its poll interval',
+      NO_WAIT_REASON,
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          const wait = requireWaitForEvents(store);
+          let waits = 0;
+          // The same store, with waitForEvents counting its calls, to append only once the
+          // processor is waiting.
+          const observed = delegatingStore(store, {
+            waitForEvents: (options: WaitForEventsOptions) => {
+              waits++;
+              return wait(options);
+            },
+          });
+          const readModel = new CheckpointTableReadModel(store);
+          const projection = recordingProjection(readModel);
+          const processor = new ProjectionProcessor(observed, { pollIntervalMs: 60_000 });
+          const controller = new AbortController();
+          const running = processor.run(projection, { signal: controller.signal });
+          try {
+            await waitUntil(() => waits > 0, 'the processor never waited for events', {
+              stopped: running,
+            });
+            await delay(50);
+            await appendEvents(store, [{ count: 2 }]);
+            await waitUntil(() => projection.calls.length === 2, 'the append did not wake it', {
+              timeoutMs: 5_000,
+              stopped: running,
+            });
+          } finally {
+            controller.abort();
+          }
+          await running;
+          await readModel.assertApplied(await readLog(store), () => true);
+        }),
+    );
+  });
+}

@@ -1,0 +1,242 @@
+import { InvalidArgumentError, ProjectionError } from '../errors.js';
+import type { EventStore, PersistedEvent } from '../types.js';
+import {
+  assertProjectionStore,
+  projectionCheckpointName,
+  type ResolvedProjection,
+  type ResolvedProjectionProcessorConfig,
+  resolveProjection,
+  resolveProjectionProcessorConfig,
+} from './config.js';
+import type {
+  Projection,
+  ProjectionContext,
+  ProjectionProcessorConfig,
+  RunOptions,
+} from './types.js';
+import { waitForNewEvents } from './wait.js';
+
+/** Signal of runs started without one: never aborts. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** Thrown inside a batch's transaction to roll it back when a handler fails during a stop. */
+const STOPPED = Symbol('stopped');
+
+type EventFilter = (event: PersistedEvent) => boolean;
+
+/**
+ * Runs projections against a store: reads the log in batches after the projection's checkpoint
+ * and hands each matching event to the projection's `handle`.
+ *
+ * Each batch is one `store.transaction`: read the checkpoint, read up to `batchSize` events after
+ * it, handle them, save the checkpoint of the last event, commit. A read model the handler writes
+ * through `context.tx` therefore changes exactly once per event, even across crashes: either the
+ * batch's writes and its checkpoint commit together, or neither does.
+ *
+ * - Events outside the projection's scope (`aggregateTypes`, `boundedContexts`) or owned by another
+ *   partition are not handed to `handle`, but they still advance the checkpoint.
+ * - When a handler throws, the batch is rolled back (checkpoint and read model unchanged) and
+ *   `run` rejects with a {@link ProjectionError} naming the projection and the event.
+ * - When the `signal` aborts, no further event of the batch in flight is handed to `handle`; the
+ *   events already handled are committed with the checkpoint of the last of them, and `run`
+ *   resolves. If a handler throws while the signal is aborted (an `AbortError`, typically), the
+ *   batch is rolled back instead and `run` still resolves.
+ * - Once caught up it waits `pollIntervalMs`, or less when the store's `waitForEvents` reports new
+ *   events; it never busy-loops.
+ *
+ * Run one processor per checkpoint: two workers with the same projection name and partition must
+ * not run at the same time.
+ *
+ * @example
+ * const processor = new ProjectionProcessor(store, { batchSize: 500 });
+ * const controller = new AbortController();
+ * process.once('SIGTERM', () => controller.abort());
+ * await processor.run(
+ *   {
+ *     name: 'order-totals',
+ *     aggregateTypes: ['Order'],
+ *     async handle(event, { tx }) {
+ *       // update the read model through tx
+ *     },
+ *   },
+ *   { signal: controller.signal },
+ * );
+ */
+export class ProjectionProcessor<Tx = unknown> {
+  /** The store the processor reads from and saves checkpoints to. */
+  readonly store: EventStore<Tx>;
+  /** The validated configuration, defaults filled in. */
+  readonly config: ResolvedProjectionProcessorConfig;
+
+  /**
+   * @param store Any {@link EventStore}: one of the adapters or the in-memory store.
+   * @param config Batch size, poll interval, partition and logger; all optional.
+   * @throws {InvalidConfigError} when `store` lacks a needed method or an option is invalid.
+   */
+  constructor(store: EventStore<Tx>, config?: ProjectionProcessorConfig) {
+    assertProjectionStore(store);
+    this.store = store;
+    this.config = resolveProjectionProcessorConfig(config);
+  }
+
+  /**
+   * The checkpoint key this processor uses for a projection: its name, or `<name>_p<key>` when the
+   * processor is one of several partitions.
+   */
+  checkpointName(projection: Projection<Tx> | string): string {
+    const name = typeof projection === 'string' ? projection : projection?.name;
+    return projectionCheckpointName(
+      name as string,
+      this.config.partitionKey,
+      this.config.totalPartitions,
+    );
+  }
+
+  /**
+   * Processes the log until `options.signal` aborts, then resolves once the batch in flight has
+   * committed or rolled back. Resolves at once when the signal is already aborted.
+   *
+   * @throws {InvalidConfigError} (as a rejection) when the projection definition is invalid.
+   * @throws {ProjectionError} (as a rejection) when a handler throws or the store fails; the
+   * failing batch was rolled back. `cause` holds the original error.
+   */
+  async run(projection: Projection<Tx>, options: RunOptions = {}): Promise<void> {
+    const resolved = resolveProjection(projection);
+    const signal = options?.signal ?? NEVER_ABORTED;
+    if (!(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('signal', 'must be an AbortSignal');
+    }
+    if (signal.aborted) return;
+    await new ProjectionRun(this.store, this.config, resolved, signal).run();
+  }
+}
+
+/** State of one `run` call. Kept apart from the processor so the hot loop only touches locals. */
+class ProjectionRun<Tx> {
+  private readonly checkpointName: string;
+  private readonly filter: EventFilter | null;
+  private readonly fields: Record<string, unknown>;
+  /** The failure raised by the last batch, to tell it from errors of the store. */
+  private failure: ProjectionError | undefined;
+  private batchHandled = 0;
+
+  constructor(
+    private readonly store: EventStore<Tx>,
+    private readonly config: ResolvedProjectionProcessorConfig,
+    private readonly resolved: ResolvedProjection<Tx>,
+    private readonly signal: AbortSignal,
+  ) {
+    this.checkpointName = projectionCheckpointName(
+      resolved.name,
+      config.partitionKey,
+      config.totalPartitions,
+    );
+    this.filter = buildFilter(resolved, config);
+    this.fields = {
+      projection: resolved.name,
+      checkpointName: this.checkpointName,
+      partitionKey: config.partitionKey,
+      totalPartitions: config.totalPartitions,
+    };
+  }
+
+  async run(): Promise<void> {
+    const { store, signal, config, fields } = this;
+    const { batchSize, pollIntervalMs, logger } = config;
+    const batch = (tx: Tx): Promise<number> => this.batch(tx);
+    let idleUntil = 0;
+    let events = 0;
+    logger?.info('projection started', { ...fields, batchSize, pollIntervalMs });
+    try {
+      while (!signal.aborted) {
+        const started = logger === undefined ? 0 : performance.now();
+        let read: number;
+        try {
+          read = await store.transaction(batch);
+        } catch (error) {
+          if (error === STOPPED) break;
+          throw this.toProjectionError(error);
+        }
+        events += read;
+        if (read > 0 && logger !== undefined) {
+          logger.debug('projection batch committed', {
+            ...fields,
+            events: read,
+            handled: this.batchHandled,
+            durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+          });
+        }
+        if (read === batchSize) continue;
+        // Caught up. After a wake-up that brought nothing, only the rest of the interval is
+        // waited, so a spurious wake-up never shortens the polling period.
+        const now = Date.now();
+        let wait = pollIntervalMs;
+        if (read === 0 && now < idleUntil) wait = idleUntil - now;
+        else idleUntil = now + pollIntervalMs;
+        await waitForNewEvents(store, wait, signal, logger, fields);
+      }
+    } catch (error) {
+      logger?.error('projection failed', { ...fields, events, error });
+      throw error;
+    }
+    logger?.info('projection stopped', { ...fields, events });
+  }
+
+  /** One batch inside its transaction; returns how many events were read and passed. */
+  private async batch(tx: Tx): Promise<number> {
+    const { store, checkpointName, signal, filter } = this;
+    const projection = this.resolved.projection;
+    this.failure = undefined;
+    this.batchHandled = 0;
+    const after = await store.getCheckpoint(tx, checkpointName);
+    const events = await store.readEvents(tx, { after, limit: this.config.batchSize });
+    const count = events.length;
+    const context: ProjectionContext<Tx> = { tx, signal };
+    let handled = 0;
+    let i = 0;
+    for (; i < count; i++) {
+      if (signal.aborted) break;
+      const event = events[i]!;
+      if (filter !== null && !filter(event)) continue;
+      try {
+        const result = projection.handle(event, context);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+          await result;
+        }
+      } catch (cause) {
+        if (signal.aborted) throw STOPPED;
+        this.failure = new ProjectionError(
+          this.resolved.name,
+          `handler failed at global position ${event.globalPosition}`,
+          { cause, globalPosition: event.globalPosition, checkpoint: event.checkpoint },
+        );
+        throw this.failure;
+      }
+      handled++;
+    }
+    this.batchHandled = handled;
+    if (i > 0) await store.saveCheckpoint(tx, checkpointName, events[i - 1]!.checkpoint);
+    return i;
+  }
+
+  private toProjectionError(error: unknown): ProjectionError {
+    if (error !== undefined && error === this.failure) return this.failure;
+    const reason = error instanceof Error ? error.message : String(error);
+    return new ProjectionError(this.resolved.name, `batch failed: ${reason}`, { cause: error });
+  }
+}
+
+function buildFilter<Tx>(
+  resolved: ResolvedProjection<Tx>,
+  config: ResolvedProjectionProcessorConfig,
+): EventFilter | null {
+  const { aggregateTypes, boundedContexts } = resolved;
+  const { partitionKey, totalPartitions, partitionStrategy } = config;
+  const partitioned = totalPartitions > 1;
+  if (aggregateTypes === null && boundedContexts === null && !partitioned) return null;
+  return (event) =>
+    (aggregateTypes === null || aggregateTypes.has(event.aggregateType)) &&
+    (boundedContexts === null || boundedContexts.has(event.boundedContext)) &&
+    (!partitioned ||
+      partitionStrategy.shouldProcess(event.aggregateId, partitionKey, totalPartitions));
+}
