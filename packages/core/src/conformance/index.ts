@@ -89,7 +89,24 @@ export {
   uniqueId,
   uniqueStream,
 } from './helpers.js';
-export { describeProjectionConformance } from './projections/index.js';
+export {
+  CheckpointTableReadModel,
+  CRASH_WORKER_ENV,
+  type CrashRecord,
+  type CrashWorkerCommand,
+  describeProjectionConformance,
+  describeProjectionFailureConformance,
+  describeProjectionPartitionConformance,
+  describeProjectionProcessingConformance,
+  describeProjectionScopeConformance,
+  describeProjectionStatusConformance,
+  describeProjectionWakeUpConformance,
+  type ProjectionCrashScenarioOptions,
+  type ProjectionCrashScenarioReport,
+  type ProjectionCrashWorkerOptions,
+  runProjectionCrashScenario,
+  runProjectionCrashWorker,
+} from './projections/index.js';
 export type {
   ConformanceCapabilities,
   ConformanceHarness,
