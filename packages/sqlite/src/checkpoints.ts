@@ -1,0 +1,38 @@
+import type { Checkpoint } from '@pup/core';
+import type { SqliteDatabase, SqliteStatement } from './driver.js';
+import type { QuotedTableNames } from './schema.js';
+
+/** The checkpoint statements on one connection, prepared together on first use. */
+export class CheckpointStatements {
+  readonly get: SqliteStatement;
+  readonly save: SqliteStatement;
+
+  constructor(db: SqliteDatabase, tables: QuotedTableNames) {
+    this.get = db
+      .prepare(`SELECT checkpoint FROM ${tables.checkpoints} WHERE projection_name = ?`)
+      .pluck();
+    this.save = db.prepare(
+      `INSERT INTO ${tables.checkpoints} (projection_name, checkpoint, updated_at) ` +
+        'VALUES (?, ?, ?) ON CONFLICT (projection_name) DO UPDATE SET ' +
+        'checkpoint = excluded.checkpoint, updated_at = excluded.updated_at',
+    );
+  }
+}
+
+/** The saved checkpoint of a projection, or `null`. */
+export function loadCheckpoint(
+  statements: CheckpointStatements,
+  projectionName: string,
+): Checkpoint | null {
+  const checkpoint = statements.get.get(projectionName);
+  return typeof checkpoint === 'string' ? checkpoint : null;
+}
+
+/** Inserts or overwrites the checkpoint of a projection, stamped with the current time. */
+export function storeCheckpoint(
+  statements: CheckpointStatements,
+  projectionName: string,
+  checkpoint: Checkpoint,
+): void {
+  statements.save.run(projectionName, checkpoint, Date.now());
+}

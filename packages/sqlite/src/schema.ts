@@ -1,0 +1,81 @@
+import { quoteQualifiedName, resolveTableNames, type TableNames } from '@pup/core';
+
+/** The three table names, validated and quoted for SQLite (`"main"."events"`). */
+export interface QuotedTableNames {
+  events: string;
+  aggregateHeads: string;
+  checkpoints: string;
+}
+
+/**
+ * Validates table names (filling in defaults) and quotes them for SQLite.
+ * @throws {InvalidConfigError} on an invalid or repeated name.
+ */
+export function quoteSqliteTableNames(tables?: Partial<TableNames> | null): QuotedTableNames {
+  const names = resolveTableNames(tables);
+  return {
+    events: quoteQualifiedName(names.events, '"', 'tables.events'),
+    aggregateHeads: quoteQualifiedName(names.aggregateHeads, '"', 'tables.aggregateHeads'),
+    checkpoints: quoteQualifiedName(names.checkpoints, '"', 'tables.checkpoints'),
+  };
+}
+
+/**
+ * The statements that create pup's tables on SQLite, in order; each is idempotent
+ * (`IF NOT EXISTS`). This is the single source of the SQLite schema: `store.migrate()` runs
+ * exactly these statements and `@pup/migrate-gen` writes them to a file.
+ *
+ * - `events`: the log. `global_position` is an `AUTOINCREMENT` rowid, so a position is never
+ *   handed out twice, even after the newest event is deleted; a rolled-back append gives its
+ *   positions back. `created_at` holds milliseconds since the epoch, `metadata` JSON text.
+ * - `aggregate_heads`: each stream's current version, read and moved by every append.
+ * - `projection_checkpoints`: each projection's resume checkpoint.
+ *
+ * @param tables Table names, each optionally schema-qualified (`main.events`).
+ * @throws {InvalidConfigError} on an invalid or repeated table name.
+ */
+export function sqliteSchema(tables?: Partial<TableNames> | null): string[] {
+  const t = quoteSqliteTableNames(tables);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t.events} (
+  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+  bounded_context TEXT NOT NULL,
+  aggregate_type TEXT NOT NULL,
+  aggregate_id TEXT NOT NULL,
+  aggregate_version INTEGER NOT NULL,
+  event_id TEXT NOT NULL UNIQUE,
+  event_type TEXT NOT NULL,
+  event_version INTEGER NOT NULL DEFAULT 1,
+  payload BLOB NOT NULL,
+  trace_id TEXT,
+  correlation_id TEXT,
+  causation_id TEXT,
+  metadata TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+)`,
+    `CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
+  bounded_context TEXT NOT NULL,
+  aggregate_type TEXT NOT NULL,
+  aggregate_id TEXT NOT NULL,
+  aggregate_version INTEGER NOT NULL,
+  PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
+) WITHOUT ROWID`,
+    `CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+  projection_name TEXT NOT NULL PRIMARY KEY,
+  checkpoint TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID`,
+  ];
+}
+
+/**
+ * The SQLite schema of {@link sqliteSchema} as one SQL script (statements separated by `;`),
+ * ready to be written to a migration file or passed to `db.exec`.
+ *
+ * @example
+ * writeFileSync('001_event_sourcing.sql', sqliteMigrationSql({ events: 'events' }));
+ */
+export function sqliteMigrationSql(tables?: Partial<TableNames> | null): string {
+  return `${sqliteSchema(tables).join(';\n\n')};\n`;
+}
