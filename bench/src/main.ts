@@ -119,7 +119,10 @@ async function main(): Promise<number> {
         const unavailable = target.pupUnavailable();
         if (unavailable !== null) progress(`[${target.id}] raw only: ${unavailable}`);
         const sizes = { ...sizesFor(entry.adapter, options.quick) };
-        if (options.pairs !== undefined) sizes.pairs = options.pairs;
+        if (options.pairs !== undefined) {
+          sizes.pairs = options.pairs;
+          sizes.catchUpPairs = options.pairs;
+        }
         for (const workload of WORKLOADS) {
           if (!wanted(workload.id)) continue;
           progress(`[${target.id}] ${workload.id}: ${workload.describe(sizes)}`);

@@ -1,5 +1,5 @@
 import { formatMiB, formatMs, formatRate } from './progress.js';
-import type { BenchReport, SideResult, WorkloadResult } from './results.js';
+import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
 
 function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -16,11 +16,11 @@ function latency(side: SideResult | undefined): string {
   return `${formatMs(side.p50Ms)} / ${formatMs(side.p99Ms)}`;
 }
 
-function ratio(result: WorkloadResult): string {
+function ratio(result: WorkloadResult, value: Ratio | undefined): string {
   if (result.status === 'failed') return 'FAILED';
-  if (result.ratio === undefined) return 'no pup';
-  const { median, min, max } = result.ratio;
-  return `${median.toFixed(2)} (${min.toFixed(2)}–${max.toFixed(2)})`;
+  if (result.status === 'raw-only') return 'no pup';
+  if (value === undefined) return '—';
+  return `${value.median.toFixed(2)} (${value.min.toFixed(2)}–${value.max.toFixed(2)})`;
 }
 
 function goal(result: WorkloadResult): string {
@@ -42,8 +42,10 @@ export function renderReport(report: BenchReport): string {
     r.size,
     formatRate(r.pup?.eventsPerSec),
     formatRate(r.raw?.eventsPerSec),
-    ratio(r),
+    ratio(r, r.ratio),
     goal(r),
+    formatRate(r.rawHead?.eventsPerSec),
+    ratio(r, r.ratioHead),
     latency(r.pup),
     latency(r.raw),
   ]);
@@ -57,6 +59,8 @@ export function renderReport(report: BenchReport): string {
         'raw ev/s',
         'pup/raw (min–max)',
         'goal',
+        'raw+head ev/s',
+        'pup/raw+head',
         'pup p50/p99 ms',
         'raw p50/p99 ms',
       ],

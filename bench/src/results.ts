@@ -1,5 +1,13 @@
 import type { AdapterName, SideName } from './targets/types.js';
 
+/** A ratio of events/s over the A/B pairs of one workload. */
+export interface Ratio {
+  median: number;
+  min: number;
+  max: number;
+  pairs: number[];
+}
+
 /** One side's figures for a workload. */
 export interface SideResult {
   /** Median events/s over the runs. */
@@ -26,8 +34,12 @@ export interface WorkloadResult {
   reason?: string;
   pup?: SideResult;
   raw?: SideResult;
+  /** The raw baseline that also writes the aggregate head row (append workloads). */
+  rawHead?: SideResult;
   /** pup/raw events/s: median, min and max of the A/B pairs. */
-  ratio?: { median: number; min: number; max: number; pairs: number[] };
+  ratio?: Ratio;
+  /** pup/raw+head events/s over the same pairs (append workloads). */
+  ratioHead?: Ratio;
   /** The ratio the issue asks for, or null. */
   goal: number | null;
   /** Whether the median ratio reaches the goal (absent without a goal or a ratio). */
@@ -47,7 +59,11 @@ export interface BenchReport {
   results: WorkloadResult[];
 }
 
-/** The order sides run in for pair `index`: ABBA-style alternation cancels drift. */
-export function sideOrder(index: number): SideName[] {
-  return index % 2 === 0 ? ['pup', 'raw'] : ['raw', 'pup'];
+/**
+ * The order the sides run in for pair `index`: rotated from pair to pair (pup-raw, raw-pup; or
+ * pup-raw-head, raw-head-pup, head-pup-raw) so drift and caching favour no side.
+ */
+export function sideOrder(sides: readonly SideName[], index: number): SideName[] {
+  const shift = index % sides.length;
+  return [...sides.slice(shift), ...sides.slice(0, shift)];
 }

@@ -1,5 +1,5 @@
 import { formatMs, formatRate, progress } from './progress.js';
-import { type SideResult, sideOrder, type WorkloadResult } from './results.js';
+import { type Ratio, type SideResult, sideOrder, type WorkloadResult } from './results.js';
 import { LatencyRecorder, median, percentile } from './stats.js';
 import type { BenchTarget, SideName } from './targets/types.js';
 import type { RunMeasure, Sizes, Workload } from './workloads.js';
@@ -8,8 +8,9 @@ import type { RunMeasure, Sizes, Workload } from './workloads.js';
 const WARM_UP_SCALE = 0.1;
 
 /**
- * Runs one workload on one target: fresh tables, a warm-up run of each side, then `pairs` A/B
- * pairs in alternating order. Without a pup side (adapter not landed yet) it measures raw alone.
+ * Runs one workload on one target: fresh tables, a warm-up run of each side, then `pairs` rounds
+ * of every side in rotating order. Without a pup side (adapter not landed yet) it measures the
+ * raw baselines alone.
  */
 export async function runWorkload(
   target: BenchTarget,
@@ -28,6 +29,7 @@ export async function runWorkload(
   };
   const unavailable = target.pupUnavailable();
   const sides: SideName[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
+  if (workload.withHeadBaseline) sides.push('rawHead');
   const label = `[${target.id}] ${workload.id}`;
 
   await workload.setup(target, sizes);
@@ -36,15 +38,15 @@ export async function runWorkload(
     await workload.run(target[side], sizes, WARM_UP_SCALE);
   }
 
-  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [] };
-  for (let pair = 0; pair < sizes.pairs; pair++) {
-    for (const side of sideOrder(pair)) {
-      if (!sides.includes(side)) continue;
+  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawHead: [] };
+  const pairCount = workload.pairs(sizes);
+  for (let pair = 0; pair < pairCount; pair++) {
+    for (const side of sideOrder(sides, pair)) {
       await workload.beforeRun(target);
       const measure = await workload.run(target[side], sizes, 1);
       measures[side].push(measure);
       progress(
-        `${label} pair ${pair + 1}/${sizes.pairs} ${side} ` +
+        `${label} pair ${pair + 1}/${pairCount} ${side} ` +
           `${formatRate(measure.events / measure.seconds)} events/s` +
           (measure.latencies
             ? ` p50 ${formatMs(percentile(measure.latencies.values(), 50))} ms`
@@ -54,29 +56,37 @@ export async function runWorkload(
   }
 
   const raw = summarize(measures.raw);
-  if (unavailable !== null) return { ...base, status: 'raw-only', reason: unavailable, raw };
+  const rawHead = workload.withHeadBaseline ? summarize(measures.rawHead) : undefined;
+  const withHead = rawHead === undefined ? {} : { rawHead };
+  if (unavailable !== null) {
+    return { ...base, status: 'raw-only', reason: unavailable, raw, ...withHead };
+  }
   const pup = summarize(measures.pup);
-  const pairs = measures.pup.map(
-    (m, i) => m.events / m.seconds / (measures.raw[i]!.events / measures.raw[i]!.seconds),
-  );
-  const ratio = {
-    median: median(pairs),
-    min: Math.min(...pairs),
-    max: Math.max(...pairs),
-    pairs,
-  };
+  const ratio = ratioOf(measures.pup, measures.raw);
   return {
     ...base,
     status: 'ok',
     pup,
     raw,
+    ...withHead,
     ratio,
+    ...(rawHead === undefined ? {} : { ratioHead: ratioOf(measures.pup, measures.rawHead) }),
     ...(base.goal === null ? {} : { met: ratio.median >= base.goal }),
   };
 }
 
+function rate(measure: RunMeasure): number {
+  return measure.events / measure.seconds;
+}
+
+/** Ratio of each pair's rates, pup first. */
+function ratioOf(pup: RunMeasure[], baseline: RunMeasure[]): Ratio {
+  const pairs = pup.map((m, i) => rate(m) / rate(baseline[i]!));
+  return { median: median(pairs), min: Math.min(...pairs), max: Math.max(...pairs), pairs };
+}
+
 function summarize(measures: RunMeasure[]): SideResult {
-  const runs = measures.map((m) => m.events / m.seconds);
+  const runs = measures.map(rate);
   const result: SideResult = { eventsPerSec: median(runs), runs };
   if (measures.every((m) => m.latencies !== undefined)) {
     const all = new LatencyRecorder();

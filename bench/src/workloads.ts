@@ -23,6 +23,8 @@ export interface Sizes {
   batchSize: number;
   /** A/B pairs per workload. */
   pairs: number;
+  /** A/B pairs of `catch-up` (its runs are the longest). */
+  catchUpPairs: number;
 }
 
 const FULL: Record<AdapterName, Sizes> = {
@@ -31,33 +33,36 @@ const FULL: Record<AdapterName, Sizes> = {
     append100: 400,
     concurrent: 20_000,
     readStreams: 500,
-    reads: 10_000,
-    catchUp: 500_000,
+    reads: 2_000,
+    catchUp: 300_000,
     rss: 1_000_000,
     batchSize: 100,
     pairs: 5,
+    catchUpPairs: 3,
   },
   postgres: {
-    append1: 3_000,
+    append1: 1_500,
     append100: 200,
-    concurrent: 8_000,
+    concurrent: 4_000,
     readStreams: 500,
-    reads: 3_000,
+    reads: 1_500,
     catchUp: 200_000,
     rss: 1_000_000,
     batchSize: 100,
     pairs: 5,
+    catchUpPairs: 3,
   },
   mysql: {
-    append1: 3_000,
+    append1: 1_500,
     append100: 200,
-    concurrent: 8_000,
+    concurrent: 4_000,
     readStreams: 500,
-    reads: 3_000,
+    reads: 1_500,
     catchUp: 200_000,
     rss: 1_000_000,
     batchSize: 100,
     pairs: 5,
+    catchUpPairs: 3,
   },
 };
 
@@ -71,6 +76,7 @@ const QUICK: Sizes = {
   rss: 20_000,
   batchSize: 100,
   pairs: 2,
+  catchUpPairs: 2,
 };
 
 /** The sizes for an adapter; `--quick` shrinks every workload to a smoke test. */
@@ -97,6 +103,10 @@ export interface Workload {
   setup(target: BenchTarget, sizes: Sizes): Promise<void>;
   /** Brings the tables back to the same state before every run; untimed. */
   beforeRun(target: BenchTarget): Promise<void>;
+  /** Whether the raw+head baseline runs too (appends). */
+  readonly withHeadBaseline: boolean;
+  /** A/B pairs of this workload. */
+  pairs(sizes: Sizes): number;
   /** One timed run; `scale` below 1 makes a shorter warm-up run. */
   run(side: SideOps, sizes: Sizes, scale: number): Promise<RunMeasure>;
 }
@@ -152,6 +162,8 @@ function appendWorkload(
     describe: (sizes) =>
       `${count(sizes).toLocaleString('en-US')} tx × ${perAppend} event${perAppend > 1 ? 's' : ''}` +
       (writers > 1 ? `, ${writers} writers` : ''),
+    withHeadBaseline: true,
+    pairs: (sizes) => sizes.pairs,
     setup: (t) => t.resetTables(),
     beforeRun: (t) => t.emptyTables(),
     run: (side, sizes, scale) =>
@@ -190,6 +202,8 @@ export const WORKLOADS: readonly Workload[] = [
     title: 'read a 100-event aggregate stream',
     target: () => null,
     describe: (s) => `${s.reads.toLocaleString('en-US')} reads of ${s.readStreams} streams`,
+    withHeadBaseline: false,
+    pairs: (sizes) => sizes.pairs,
     async setup(t, s) {
       await t.resetTables();
       await t.preload(s.readStreams * 100, 100);
@@ -215,6 +229,8 @@ export const WORKLOADS: readonly Workload[] = [
     title: 'catch-up, no-op projection vs raw keyset read',
     target: () => 0.7,
     describe: (s) => `${s.catchUp.toLocaleString('en-US')} events, batch ${s.batchSize}`,
+    withHeadBaseline: false,
+    pairs: (sizes) => sizes.catchUpPairs,
     async setup(t, s) {
       await t.resetTables();
       await t.preload(s.catchUp, 100);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatMiB, formatRate, progress } from '../progress.js';
-import { type SideResult, sideOrder, type WorkloadResult } from '../results.js';
+import type { SideResult, WorkloadResult } from '../results.js';
 import type { BenchTarget, SideName, TargetConfig } from '../targets/types.js';
 import type { Sizes } from '../workloads.js';
 import type { RssChildResult, RssChildSpec } from './child.js';
@@ -57,7 +57,7 @@ export async function runRssWorkload(
     goal: null,
   };
   const unavailable = target.pupUnavailable();
-  const sides: SideName[] = unavailable === null ? sideOrder(0) : ['raw'];
+  const sides: SideName[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
 
   await target.resetTables();
   progress(`[${target.id}] catch-up-rss preloading ${sizes.rss.toLocaleString('en-US')} events`);

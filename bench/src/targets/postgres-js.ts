@@ -11,7 +11,13 @@ import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { importOptional, packageVersion } from './load.js';
 import { PostgresSchemaAdmin, postgresEnvironment, rowValues } from './postgres-shared.js';
-import { keysetReadSql, multiRowInsertSql, postgresTables, readStreamSql } from './postgres-sql.js';
+import {
+  keysetReadSql,
+  multiRowInsertSql,
+  multiRowInsertWithHeadSql,
+  postgresTables,
+  readStreamSql,
+} from './postgres-sql.js';
 import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
 
 type Sql = postgres.Sql;
@@ -83,12 +89,17 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
     preload: (count, perStream, onProgress) => admin.preload(count, perStream, onProgress),
     notes: () => undefined,
     pup,
-    raw: rawPostgresJsOps(sql, tables),
+    raw: rawPostgresJsOps(sql, tables, false),
+    rawHead: rawPostgresJsOps(sql, tables, true),
   };
 }
 
-/** The raw baseline: what a careful hand-written postgres.js program does for the same rows. */
-function rawPostgresJsOps(sql: Sql, tables: TableNames): SideOps {
+/**
+ * The raw baseline: what a careful hand-written postgres.js program does for the same rows.
+ * `withHead` also creates the stream's head row in the insert statement.
+ */
+function rawPostgresJsOps(sql: Sql, tables: TableNames, withHead: boolean): SideOps {
+  const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
   const insertSql = new Map<number, string>();
   const readSql = readStreamSql(tables);
   const keysetSql = keysetReadSql(tables);
@@ -96,14 +107,15 @@ function rawPostgresJsOps(sql: Sql, tables: TableNames): SideOps {
   return {
     async append(events: readonly NewEvent[]) {
       const rows = rawRows(events);
-      let text = insertSql.get(rows.length);
+      let text: string | undefined = insertSql.get(rows.length);
       if (text === undefined) {
-        text = multiRowInsertSql(tables, rows.length);
+        text = build(tables, rows.length);
         insertSql.set(rows.length, text);
       }
       const values = rowValues(rows) as never[];
       await sql.begin(async (tx) => {
-        await tx.unsafe(text, values, { prepare: true });
+        const result = await tx.unsafe(text, values, { prepare: true });
+        if (result.count !== rows.length) throw new Error('the stream already exists');
       });
     },
     async readStream(stream: StreamRef) {

@@ -11,7 +11,13 @@ import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { importOptional, packageVersion } from './load.js';
 import { PostgresSchemaAdmin, postgresEnvironment, rowValues } from './postgres-shared.js';
-import { keysetReadSql, multiRowInsertSql, postgresTables, readStreamSql } from './postgres-sql.js';
+import {
+  keysetReadSql,
+  multiRowInsertSql,
+  multiRowInsertWithHeadSql,
+  postgresTables,
+  readStreamSql,
+} from './postgres-sql.js';
 import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
 
 interface PupPgModule {
@@ -57,7 +63,8 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     catchUp: (options) => pupCatchUp(store!, options),
   };
 
-  const raw = rawPgOps(pool, tables);
+  const raw = rawPgOps(pool, tables, false);
+  const rawHead = rawPgOps(pool, tables, true);
 
   return {
     id: 'postgres-pg',
@@ -84,11 +91,17 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     notes: () => undefined,
     pup,
     raw,
+    rawHead,
   };
 }
 
-/** The raw baseline: what a careful hand-written `pg` program does for the same rows. */
-function rawPgOps(pool: pg.Pool, tables: TableNames): SideOps {
+/**
+ * The raw baseline: what a careful hand-written `pg` program does for the same rows. `withHead`
+ * also creates the stream's head row in the insert statement.
+ */
+function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps {
+  const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
+  const prefix = withHead ? 'bench_insert_head' : 'bench_insert';
   const insertSql = new Map<number, string>();
   const readSql = readStreamSql(tables);
   const keysetSql = keysetReadSql(tables);
@@ -96,15 +109,20 @@ function rawPgOps(pool: pg.Pool, tables: TableNames): SideOps {
   return {
     async append(events: readonly NewEvent[]) {
       const rows = rawRows(events);
-      let text = insertSql.get(rows.length);
+      let text: string | undefined = insertSql.get(rows.length);
       if (text === undefined) {
-        text = multiRowInsertSql(tables, rows.length);
+        text = build(tables, rows.length);
         insertSql.set(rows.length, text);
       }
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        await client.query({ name: `bench_insert_${rows.length}`, text, values: rowValues(rows) });
+        const result = await client.query({
+          name: `${prefix}_${rows.length}`,
+          text,
+          values: rowValues(rows),
+        });
+        if (result.rowCount !== rows.length) throw new Error('the stream already exists');
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);

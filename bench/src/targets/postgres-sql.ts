@@ -28,10 +28,14 @@ export const INSERT_COLUMNS = [
 
 const METADATA_INDEX = INSERT_COLUMNS.indexOf('metadata');
 
-/** Columns every read selects (the same ones pup's reads select). */
+/**
+ * Columns every raw read selects: the same list, with the same casts, as pup's reads (the
+ * transaction id, the id and the metadata as text).
+ */
 export const SELECT_COLUMNS =
-  'global_position, bounded_context, aggregate_type, aggregate_id, aggregate_version, event_id, ' +
-  'event_type, event_version, payload, metadata, trace_id, correlation_id, causation_id, created_at';
+  'global_position, transaction_id::text, bounded_context, aggregate_type, aggregate_id, ' +
+  'aggregate_version, event_id::text, event_type, event_version, payload, metadata::text, ' +
+  'trace_id, correlation_id, causation_id, created_at';
 
 /**
  * A schema of the same shape as pup's, used only until `@pup/postgres` lands; from then on the
@@ -85,6 +89,47 @@ export function multiRowInsertSql(tables: TableNames, rows: number): string {
     tuples[r] = `(${params.join(', ')})`;
   }
   return `INSERT INTO ${tables.events} (${INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+}
+
+/** Parameter casts of a row, so VALUES in a SELECT gets the column types. */
+const COLUMN_CASTS = [
+  'text',
+  'text',
+  'text',
+  'bigint',
+  'uuid',
+  'text',
+  'integer',
+  'bytea',
+  'text::jsonb',
+  'text',
+  'text',
+  'text',
+  'timestamptz',
+];
+
+/**
+ * The same rows as {@link multiRowInsertSql} plus the stream's head row, in one statement (as
+ * few round trips as pup): the head is created with `ON CONFLICT DO NOTHING` and the events are
+ * inserted only when it was, which is the check of `ExpectedVersion.noStream()`. `$1..$3` of the
+ * first row name the stream; the statement returns one row per inserted event.
+ */
+export function multiRowInsertWithHeadSql(tables: TableNames, rows: number): string {
+  const width = INSERT_COLUMNS.length;
+  const tuples: string[] = new Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const params: string[] = new Array(width);
+    for (let c = 0; c < width; c++) params[c] = `$${r * width + c + 1}::${COLUMN_CASTS[c]}`;
+    tuples[r] = `(${params.join(', ')})`;
+  }
+  const columns = INSERT_COLUMNS.join(', ');
+  return (
+    `WITH head AS (INSERT INTO ${tables.aggregateHeads} ` +
+    '(bounded_context, aggregate_type, aggregate_id, aggregate_version) ' +
+    `VALUES ($1::text, $2::text, $3::text, ${rows}) ON CONFLICT DO NOTHING RETURNING 1) ` +
+    `INSERT INTO ${tables.events} (${columns}) SELECT v.* FROM head CROSS JOIN ` +
+    `(VALUES ${tuples.join(', ')}) AS v(${columns})`
+  );
 }
 
 /** Reads one whole stream in version order. */

@@ -114,35 +114,47 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
     catchUp: (options) => pupCatchUp(store!, options),
   };
 
-  const raw: SideOps = {
-    async append(events: readonly NewEvent[]) {
-      const s = raws();
-      const rows = rawRows(events);
-      s.begin.run();
-      try {
-        for (const row of rows) {
-          s.insert.run(
-            row.boundedContext,
-            row.aggregateType,
-            row.aggregateId,
-            row.aggregateVersion,
-            row.eventId,
-            row.eventType,
-            row.eventVersion,
-            row.payload,
-            row.metadata,
-            row.traceId,
-            row.correlationId,
-            row.causationId,
-            row.createdAt.getTime(),
-          );
-        }
-        s.commit.run();
-      } catch (error) {
-        if (db!.inTransaction) s.rollback.run();
-        throw error;
+  const rawAppend = (withHead: boolean) => async (events: readonly NewEvent[]) => {
+    const s = raws();
+    const rows = rawRows(events);
+    s.begin.run();
+    try {
+      if (withHead) {
+        const first = rows[0]!;
+        const { changes } = s.createHead.run(
+          first.boundedContext,
+          first.aggregateType,
+          first.aggregateId,
+          rows.length,
+        );
+        if (changes !== 1) throw new Error('the stream already exists');
       }
-    },
+      for (const row of rows) {
+        s.insert.run(
+          row.boundedContext,
+          row.aggregateType,
+          row.aggregateId,
+          row.aggregateVersion,
+          row.eventId,
+          row.eventType,
+          row.eventVersion,
+          row.payload,
+          row.metadata,
+          row.traceId,
+          row.correlationId,
+          row.causationId,
+          row.createdAt.getTime(),
+        );
+      }
+      s.commit.run();
+    } catch (error) {
+      if (db!.inTransaction) s.rollback.run();
+      throw error;
+    }
+  };
+
+  const raw: SideOps = {
+    append: rawAppend(false),
     async readStream(stream: StreamRef) {
       return raws().readStream.all(stream.boundedContext, stream.aggregateType, stream.aggregateId)
         .length;
@@ -264,6 +276,7 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
     },
     pup,
     raw,
+    rawHead: { ...raw, append: rawAppend(true) },
   };
 }
 
@@ -272,6 +285,7 @@ interface RawStatements {
   commit: Database.Statement;
   rollback: Database.Statement;
   insert: Database.Statement;
+  createHead: Database.Statement;
   readStream: Database.Statement;
   keyset: Database.Statement;
 }
@@ -283,6 +297,10 @@ function prepareRaw(db: Db): RawStatements {
     rollback: db.prepare('ROLLBACK'),
     insert: db.prepare(
       `INSERT INTO events (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    createHead: db.prepare(
+      'INSERT INTO aggregate_heads (bounded_context, aggregate_type, aggregate_id, aggregate_version) ' +
+        'VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     readStream: db.prepare(
       `SELECT ${SELECT_COLUMNS} FROM events ` +

@@ -23,8 +23,11 @@ export interface SideOps {
   catchUp(options: CatchUpOptions): Promise<number>;
 }
 
-/** Which implementation runs: pup or the raw-driver baseline. */
-export type SideName = 'pup' | 'raw';
+/**
+ * Which implementation runs: pup, the raw-driver baseline the issues define (event rows only),
+ * or the raw baseline that also maintains the aggregate head row, as pup does (appends only).
+ */
+export type SideName = 'pup' | 'raw' | 'rawHead';
 
 /** Where targets find their databases; handed to the RSS child process as JSON. */
 export interface TargetConfig {
@@ -61,6 +64,8 @@ export interface BenchTarget {
   notes(workload: string): string | undefined;
   readonly pup: SideOps;
   readonly raw: SideOps;
+  /** `raw` plus the head row upsert in the same transaction (its reads are `raw`'s). */
+  readonly rawHead: SideOps;
 }
 
 /** Creates a target from its config; `null` when its driver or adapter is not installed. */
