@@ -1,0 +1,225 @@
+import { ExpectedVersion } from '@pup/core';
+import type Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSqliteEventStore, type SqliteEventStore } from '../src/index.js';
+import { openDatabase } from './harness.js';
+import { countRows, eventsOf, newStream, sleep } from './support.js';
+
+let db: Database.Database;
+let dispose: () => void;
+let store: SqliteEventStore<Database.Database>;
+
+beforeEach(async () => {
+  ({ db, dispose } = openDatabase('memory'));
+  store = createSqliteEventStore(db);
+  await store.migrate();
+});
+
+afterEach(async () => {
+  await store.close();
+  dispose();
+});
+
+describe('transaction queue', () => {
+  it('runs concurrent transactions one at a time, in call order, none rejected', async () => {
+    const trace: string[] = [];
+    const runs = Array.from({ length: 8 }, (_, i) =>
+      store.transaction(async (tx) => {
+        trace.push(`start ${i}`);
+        expect(tx.inTransaction).toBe(true);
+        await sleep(i % 2 === 0 ? 5 : 1);
+        await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream(`q${i}`)));
+        await sleep(1);
+        trace.push(`end ${i}`);
+        return i;
+      }),
+    );
+    expect(await Promise.all(runs)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(trace).toEqual(Array.from({ length: 8 }, (_, i) => [`start ${i}`, `end ${i}`]).flat());
+    expect(countRows(db, 'events')).toBe(8);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('keeps the queue moving after a transaction rolls back', async () => {
+    const stream = newStream();
+    const failing = store.transaction(async (tx) => {
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(stream));
+      await sleep(2);
+      throw new Error('boom');
+    });
+    const next = store.transaction((tx) =>
+      store.append(tx, ExpectedVersion.noStream(), eventsOf(stream)),
+    );
+    await expect(failing).rejects.toThrow('boom');
+    const result = await next;
+    expect(result.globalPositions).toEqual([1]);
+    expect(result.fromVersion).toBe(0);
+  });
+
+  it('makes reads outside a transaction wait for the running one instead of seeing its writes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const writer = store.transaction(async (tx) => {
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+      await gate;
+      throw new Error('rolled back');
+    });
+    await sleep(1);
+    const reading = store.readEvents(db, { limit: 10 });
+    const status = store.getLogStatus(db);
+    release();
+    await expect(writer).rejects.toThrow('rolled back');
+    expect(await reading).toEqual([]);
+    expect((await status).headPosition).toBeNull();
+  });
+
+  it('queues a direct append behind a running transaction', async () => {
+    const order: string[] = [];
+    const first = store.transaction(async (tx) => {
+      await sleep(5);
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream('first')));
+      order.push('transaction');
+    });
+    const direct = store
+      .append(db, ExpectedVersion.noStream(), eventsOf(newStream('direct')))
+      .then((result) => {
+        order.push('direct');
+        return result;
+      });
+    await Promise.all([first, direct]);
+    expect(order).toEqual(['transaction', 'direct']);
+    expect((await direct).globalPositions).toEqual([2]);
+  });
+});
+
+describe('nested transactions', () => {
+  it('runs a nested transaction as a savepoint of the outer one, without deadlock', async () => {
+    const outer = newStream('outer');
+    const inner = newStream('inner');
+    await store.transaction(async (tx) => {
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(outer));
+      const nested = await store.transaction(async (tx2) => {
+        expect(tx2).toBe(tx);
+        await store.append(tx2, ExpectedVersion.noStream(), eventsOf(inner));
+        return 'nested';
+      });
+      expect(nested).toBe('nested');
+    });
+    expect(countRows(db, 'events')).toBe(2);
+  });
+
+  it('rolls back only the nested work when the nested transaction throws', async () => {
+    const kept = newStream('kept');
+    const undone = newStream('undone');
+    await store.transaction(async (tx) => {
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(kept));
+      await expect(
+        store.transaction(async (tx2) => {
+          await store.append(tx2, ExpectedVersion.noStream(), eventsOf(undone, 2));
+          throw new Error('inner');
+        }),
+      ).rejects.toThrow('inner');
+    });
+    expect(countRows(db, 'events')).toBe(1);
+    expect(countRows(db, 'aggregate_heads')).toBe(1);
+    expect((await store.readAggregateStream(db, undone)).isEmpty).toBe(true);
+  });
+
+  it('rolls back the nested work too when the outer transaction throws', async () => {
+    await expect(
+      store.transaction(async () => {
+        await store.transaction((tx2) =>
+          store.append(tx2, ExpectedVersion.noStream(), eventsOf(newStream())),
+        );
+        throw new Error('outer');
+      }),
+    ).rejects.toThrow('outer');
+    expect(countRows(db, 'events')).toBe(0);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('queues concurrent nested transactions of one level', async () => {
+    const trace: string[] = [];
+    await store.transaction(async () => {
+      await Promise.all(
+        [0, 1, 2].map((i) =>
+          store.transaction(async (tx) => {
+            trace.push(`start ${i}`);
+            await sleep(2);
+            await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+            trace.push(`end ${i}`);
+          }),
+        ),
+      );
+    });
+    expect(trace).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
+    expect(countRows(db, 'events')).toBe(3);
+  });
+});
+
+describe('transactions opened by the caller', () => {
+  it('joins a transaction the caller opened with the driver; the caller decides', async () => {
+    const stream = newStream();
+    db.exec('BEGIN IMMEDIATE');
+    await store.append(db, ExpectedVersion.noStream(), eventsOf(stream));
+    expect(db.inTransaction).toBe(true);
+    db.exec('ROLLBACK');
+    expect(countRows(db, 'events')).toBe(0);
+
+    db.exec('BEGIN IMMEDIATE');
+    const result = await store.append(db, ExpectedVersion.noStream(), eventsOf(stream, 2));
+    db.exec('COMMIT');
+    expect(result.globalPositions).toEqual([1, 2]);
+    expect(countRows(db, 'events')).toBe(2);
+  });
+
+  it('leaves the caller’s transaction intact when a joined append fails', async () => {
+    const stream = newStream();
+    await store.append(db, ExpectedVersion.noStream(), eventsOf(stream));
+    db.exec('BEGIN IMMEDIATE');
+    const other = newStream('other');
+    await store.append(db, ExpectedVersion.noStream(), eventsOf(other));
+    await expect(
+      store.append(db, ExpectedVersion.exact(5), eventsOf(stream)),
+    ).rejects.toMatchObject({ code: 'OPTIMISTIC_CONCURRENCY', actualVersion: 1 });
+    expect(db.inTransaction).toBe(true);
+    db.exec('COMMIT');
+    expect(countRows(db, 'events')).toBe(2);
+  });
+
+  it('runs store.transaction as a savepoint inside the caller’s transaction', async () => {
+    db.exec('BEGIN IMMEDIATE');
+    await store.transaction((tx) =>
+      store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
+    );
+    await expect(
+      store.transaction(async (tx) => {
+        await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+        throw new Error('undo me');
+      }),
+    ).rejects.toThrow('undo me');
+    expect(db.inTransaction).toBe(true);
+    expect(countRows(db, 'events')).toBe(1);
+    db.exec('ROLLBACK');
+    expect(countRows(db, 'events')).toBe(0);
+  });
+
+  it('wraps an append given a db outside any transaction in its own transaction', async () => {
+    const stream = newStream();
+    const existing = await store.append(db, ExpectedVersion.noStream(), eventsOf(stream));
+    expect(db.inTransaction).toBe(false);
+    const other = newStream('other');
+    await expect(
+      store.append(db, ExpectedVersion.noStream(), [
+        ...eventsOf(other, 2),
+        ...eventsOf(other, 1, { eventId: existing.events[0]!.eventId }),
+      ]),
+    ).rejects.toMatchObject({ code: 'DUPLICATE_EVENT_ID' });
+    expect(countRows(db, 'events')).toBe(1);
+    expect(countRows(db, 'aggregate_heads')).toBe(1);
+    const next = await store.append(db, ExpectedVersion.noStream(), eventsOf(other));
+    expect(next.globalPositions).toEqual([2]);
+  });
+});
