@@ -6,13 +6,14 @@ import type { TableNames } from '../../types.js';
 import {
   appendInTransaction,
   assertRejectsWith,
+  assertRowsAdded,
   makeEvents,
   readStream,
-  readWholeLog,
   releaseStore,
   snapshotStore,
   uniqueId,
   uniqueStream,
+  waitForLog,
   withFreshStore,
 } from '../helpers.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
@@ -121,7 +122,7 @@ export function describeConfigConformance(
           async (subject) => {
             const { store } = subject;
             const before = await snapshotStore(subject);
-            assert.equal(before.events, 0, 'a fresh store is empty');
+            assert.ok(before.events === null || before.events === 0, 'a fresh store is empty');
             const stream = uniqueStream('custom-tables');
             const result = await appendInTransaction(
               store,
@@ -135,7 +136,10 @@ export function describeConfigConformance(
             );
             assert.equal(again.toVersion, 4);
             assert.equal((await readStream(store, stream)).version, 4);
-            const log = await readWholeLog(store);
+            const log = await waitForLog(store, [
+              ...result.events.map((e) => e.eventId),
+              ...again.events.map((e) => e.eventId),
+            ]);
             assert.deepEqual(
               log.slice(0, 3).map((e) => e.eventId),
               result.events.map((e) => e.eventId),
@@ -147,9 +151,8 @@ export function describeConfigConformance(
               log[3]!.checkpoint,
             );
             const after = await snapshotStore(subject);
-            assert.equal(after.events, 4, 'the inspector sees the events in the custom table');
-            if (after.aggregateHeads !== null) assert.equal(after.aggregateHeads, 1);
-            if (after.checkpoints !== null) assert.equal(after.checkpoints, 1);
+            // The inspector counts the custom tables: the rows must be there.
+            assertRowsAdded(before, after, { events: 4, aggregateHeads: 1, checkpoints: 1 });
           },
           { tables: { ...tables } },
         );

@@ -57,16 +57,38 @@ class TailingReader {
     return page.length;
   }
 
-  /** Reads pages until one that started after `isDone()` turned true comes back empty. */
-  async tailUntil(isDone: () => boolean): Promise<void> {
+  /**
+   * Reads pages until it has seen every event of `expected()` (`null` while writers still run)
+   * and a page comes back empty. Committed events may become readable some time after their
+   * commit (an older transaction still open on the server holds them back), so the reader stops
+   * on what it has seen, not on the first empty page. An expected event that shows up in the log
+   * behind the reader's checkpoint is lost for good: that fails at once.
+   */
+  async tailUntil(expected: () => readonly string[] | null): Promise<void> {
     const deadline = Date.now() + TAIL_DEADLINE_MS;
     for (;;) {
-      assert.ok(Date.now() < deadline, 'the tailing reader did not catch up in time');
-      const doneBefore = isDone();
       const count = await this.readPage();
-      if (count === 0) {
-        if (doneBefore) return;
-        await sleep(2);
+      if (count > 0) continue;
+      const ids = expected();
+      if (ids !== null) {
+        const seen = new Set(this.seen.map((e) => e.eventId));
+        const missing = new Set(ids.filter((id) => !seen.has(id)));
+        if (missing.size === 0) return;
+        await this.failOnLostEvents(missing);
+      }
+      assert.ok(Date.now() < deadline, 'the tailing reader did not catch up in time');
+      await sleep(5);
+    }
+  }
+
+  private async failOnLostEvents(missing: ReadonlySet<string>): Promise<void> {
+    const passed = this.seen[this.seen.length - 1]?.checkpoint;
+    if (passed === undefined) return;
+    for (const event of await readWholeLog(this.store)) {
+      if (missing.has(event.eventId) && event.checkpoint <= passed) {
+        assert.fail(
+          `event ${event.eventId} (checkpoint ${event.checkpoint}) became readable behind checkpoint ${passed}, which the reader had already passed: it is lost`,
+        );
       }
     }
   }
@@ -152,7 +174,10 @@ async function runTailingScenario(store: EventStore<any>, scenario: Scenario): P
   ]).finally(() => {
     writersDone = true;
   });
-  const [, tailOutcome] = await Promise.allSettled([writers, reader.tailUntil(() => writersDone)]);
+  const [, tailOutcome] = await Promise.allSettled([
+    writers,
+    reader.tailUntil(() => (writersDone ? committed : null)),
+  ]);
   await writers;
   if (tailOutcome.status === 'rejected') throw tailOutcome.reason;
 
@@ -265,11 +290,12 @@ export function describeOrderingConformance(
           await reader.readPage();
           releaseSlow.resolve();
           const [slowResult, fastResult] = await Promise.all([slow, fast]);
-          await reader.tailUntil(() => true);
+          const expected = [slowResult.events[0]!.eventId, fastResult.events[0]!.eventId];
+          await reader.tailUntil(() => expected);
           const seen = reader.seen.map((e) => e.eventId);
           assert.deepEqual(
             [...seen].sort(),
-            [slowResult.events[0]!.eventId, fastResult.events[0]!.eventId].sort(),
+            [...expected].sort(),
             'both events are read, each once',
           );
           assertStrictlyIncreasing(reader.seen.map((e) => e.checkpoint));
@@ -315,7 +341,7 @@ export function describeOrderingConformance(
           release.resolve();
           assert.ok((await doomed) instanceof IntendedRollback);
           const survivor = await fast;
-          await reader.tailUntil(() => true);
+          await reader.tailUntil(() => [survivor.events[0]!.eventId]);
           assert.ok(doomedId !== undefined);
           assert.deepEqual(
             reader.seen.map((e) => e.eventId),

@@ -9,6 +9,7 @@ import {
   readStream,
   uniqueStream,
   useGroupStore,
+  waitForLog,
 } from '../helpers.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
@@ -30,8 +31,10 @@ async function readBothWays(
   firstCheckpoint: string,
 ): Promise<{ fromStream: PersistedEvent[]; fromLog: PersistedEvent[] }> {
   const fromStream = (await readStream(store, stream)).events;
-  // Read the log from just before the stream's first event.
-  const all = await store.transaction((tx) => store.readEvents(tx, { limit: 100_000 }));
+  const all = await waitForLog(
+    store,
+    fromStream.map((e) => e.eventId),
+  );
   const start = all.findIndex((e) => e.checkpoint === firstCheckpoint);
   assert.ok(start >= 0, 'the appended events are in the log');
   const fromLog = all.slice(start).filter((e) => e.aggregateId === stream.aggregateId);

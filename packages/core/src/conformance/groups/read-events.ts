@@ -8,6 +8,7 @@ import {
   makeEvents,
   readWholeLog,
   uniqueStream,
+  waitForLog,
   withFreshStore,
 } from '../helpers.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
@@ -22,6 +23,7 @@ async function seedLog(store: EventStore<any>, count: number): Promise<Persisted
     ]);
     appended.push(...result.events);
   }
+  await waitForLog(store, ids(appended));
   return appended;
 }
 
@@ -61,6 +63,7 @@ export function describeReadEventsConformance(
             makeEvents(uniqueStream('log-multi'), 3),
           );
           appended.push(...multi.events);
+          await waitForLog(store, ids(appended));
           const log = await store.transaction((tx) => store.readEvents(tx, { limit: 1000 }));
           assert.deepEqual(ids(log), ids(appended), 'the log is in commit order');
           assert.deepEqual(log, appended, 'events read back as appended');
