@@ -321,13 +321,16 @@ export function describeBadInputConformance(
         'an invalid exact version → InvalidArgumentError from ExpectedVersion.exact',
         async () => {
           const invalid = [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '1', null];
-          for (const version of invalid) {
-            assertThrowsWith(
-              () => ExpectedVersion.exact(version as Untyped),
-              InvalidArgumentError,
-              'INVALID_ARGUMENT',
-            );
-          }
+          // It throws before any store call: nothing can be written, and nothing is.
+          await assertNothingWritten(subject(), async () => {
+            for (const version of invalid) {
+              assertThrowsWith(
+                () => ExpectedVersion.exact(version as Untyped),
+                InvalidArgumentError,
+                'INVALID_ARGUMENT',
+              );
+            }
+          });
         },
       );
 
@@ -428,18 +431,30 @@ export function describeBadInputConformance(
             null,
           ];
           for (const ref of badStreams) {
-            await assertRejectsWith(
-              store.transaction((tx) => store.readAggregateStream(tx, ref as Untyped)),
-              InvalidArgumentError,
-              'INVALID_ARGUMENT',
+            await assertNothingWritten(
+              subject(),
+              () =>
+                assertRejectsWith(
+                  store.transaction((tx) => store.readAggregateStream(tx, ref as Untyped)),
+                  InvalidArgumentError,
+                  'INVALID_ARGUMENT',
+                ),
+              [stream],
             );
           }
           const badRanges = [{ fromVersion: -1 }, { toVersion: 1.5 }, { fromVersion: '1' }, 'all'];
           for (const range of badRanges) {
-            await assertRejectsWith(
-              store.transaction((tx) => store.readAggregateStream(tx, stream, range as Untyped)),
-              InvalidArgumentError,
-              'INVALID_ARGUMENT',
+            await assertNothingWritten(
+              subject(),
+              () =>
+                assertRejectsWith(
+                  store.transaction((tx) =>
+                    store.readAggregateStream(tx, stream, range as Untyped),
+                  ),
+                  InvalidArgumentError,
+                  'INVALID_ARGUMENT',
+                ),
+              [stream],
             );
           }
         },

@@ -168,6 +168,27 @@ export function describePayloadConformance(
         assert.equal(event?.causationId, 'cause-🧨');
       });
 
+      api.it('stored payloads do not change when the caller mutates an object', async () => {
+        const { store } = subject();
+        const stream = uniqueStream('payload-json-copy');
+        const payload = { items: ['a'], total: 1 };
+        const metadata = { tags: ['x'] };
+        await appendInTransaction(store, ExpectedVersion.noStream(), [
+          makeEvent(stream, { payload, metadata }),
+        ]);
+        payload.items.push('b');
+        metadata.tags.push('y');
+        const [first] = (await readStream(store, stream)).events;
+        assert.deepEqual(first?.payload, { items: ['a'], total: 1 });
+        assert.deepEqual(first?.metadata, { tags: ['x'] });
+        assert.ok(first);
+        (first.payload as { items: string[] }).items.push('c');
+        (first.metadata as { tags: string[] }).tags.push('z');
+        const [second] = (await readStream(store, stream)).events;
+        assert.deepEqual(second?.payload, { items: ['a'], total: 1 });
+        assert.deepEqual(second?.metadata, { tags: ['x'] });
+      });
+
       api.it('round-trips a 1 MiB payload', async () => {
         const { store } = subject();
         const stream = uniqueStream('payload-large');
@@ -212,6 +233,29 @@ export function describePayloadConformance(
           assertSameBytes(fromStream[i]?.payload, payload, `stream payload #${i}`);
           assertSameBytes(fromLog[i]?.payload, payload, `log payload #${i}`);
         });
+      });
+
+      api.it('stored bytes do not change when the caller mutates a payload', async () => {
+        const { store } = subject();
+        const stream = uniqueStream('payload-bytes-copy');
+        const payload = Uint8Array.from([1, 2, 3, 4]);
+        await appendInTransaction(store, ExpectedVersion.noStream(), [
+          makeEvent(stream, { payload }),
+        ]);
+        payload[0] = 99;
+        const first = (await readStream(store, stream)).events[0]?.payload as Uint8Array;
+        assertSameBytes(
+          first,
+          Uint8Array.from([1, 2, 3, 4]),
+          'payload after the appended array changed',
+        );
+        first[1] = 99;
+        const second = (await readStream(store, stream)).events[0]?.payload;
+        assertSameBytes(
+          second,
+          Uint8Array.from([1, 2, 3, 4]),
+          'payload after a read array changed',
+        );
       });
 
       api.it('round-trips 1 MiB of random bytes', async () => {
