@@ -97,6 +97,11 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
     while (tx.undo.length > mark) tx.undo.pop()!();
   };
 
+  // Each read decodes a copy of the stored bytes, so a caller mutating a payload read back (a
+  // Uint8Array from bytesSerializer) cannot change the stored event.
+  const decode = (row: StoredEventRow): PersistedEvent =>
+    decodeEvent({ ...row, payload: row.payload.slice() }, serializer);
+
   const wakeWaiters = (): void => {
     for (const wake of [...waiters]) wake();
   };
@@ -194,7 +199,7 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
       // event after `afterPosition` sits at index `afterPosition`.
       const page: PersistedEvent[] = [];
       for (let i = afterPosition; i < log.length && page.length < limit; i++) {
-        page.push(decodeEvent(log[i]!, serializer));
+        page.push(decode(log[i]!));
       }
       return page;
     },
@@ -210,7 +215,7 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
       const rows = streams.get(streamKey(ref)) ?? [];
       const last = toVersion === null ? rows.length : Math.min(toVersion, rows.length);
       const events: PersistedEvent[] = [];
-      for (let v = fromVersion; v <= last; v++) events.push(decodeEvent(rows[v - 1]!, serializer));
+      for (let v = fromVersion; v <= last; v++) events.push(decode(rows[v - 1]!));
       return buildStream(ref, events);
     },
 
