@@ -243,8 +243,14 @@ function insertEvents(
   return lastPosition;
 }
 
-/** Puts the head back where it was after a failed insert (inside the caller's transaction). */
+/**
+ * Puts the head back where it was after a failed insert, so a transaction that goes on after the
+ * failed append (the caller's own, or a store transaction catching the error) commits no head
+ * without its events. When SQLite already rolled the whole transaction back, there is nothing to
+ * undo.
+ */
 function restoreHead(statements: AppendStatements, append: PreparedAppend, fromVersion: number) {
+  if (!statements.db.inTransaction) return;
   const { boundedContext, aggregateType, aggregateId } = append.stream;
   if (fromVersion === 0) {
     statements.deleteHead.run(boundedContext, aggregateType, aggregateId);

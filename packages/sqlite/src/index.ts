@@ -1,10 +1,5 @@
 export type { SqliteDatabase, SqliteRunResult, SqliteStatement } from './driver.js';
-export {
-  DEFAULT_BUSY_TIMEOUT_MS,
-  type ResolvedSqliteOptions,
-  resolveSqliteOptions,
-  type SqliteEventStoreOptions,
-} from './options.js';
+export { DEFAULT_BUSY_TIMEOUT_MS, type SqliteEventStoreOptions } from './options.js';
 export {
   type QuotedTableNames,
   quoteSqliteTableNames,
