@@ -64,7 +64,8 @@ export function validateStreamRef(stream: StreamRef): StreamRef {
 
 /**
  * Validates a version range; returns inclusive bounds (`toVersion` null = to the end).
- * @throws {InvalidArgumentError} on a non-integer, negative or reversed bound.
+ * @throws {InvalidArgumentError} on a non-integer or negative bound. A reversed range (`fromVersion`
+ * after `toVersion`) is valid and reads nothing.
  */
 export function validateVersionRange(range: VersionRange | undefined): {
   fromVersion: number;
