@@ -41,16 +41,18 @@ export function describeProjectionFailureConformance(
           pollIntervalMs: TEST_POLL_INTERVAL_MS,
         });
 
+        const failing = log[5]!;
+        const controller = new AbortController();
         const error = await assertRejectsWith(
-          processor.run(projection),
+          () => processor.run(projection, { signal: controller.signal }),
           ProjectionError,
           'PROJECTION_FAILED',
           {
             projectionName: projection.name,
-            globalPosition: log[5]!.globalPosition,
-            checkpoint: log[5]!.checkpoint,
+            globalPosition: failing.globalPosition,
+            checkpoint: failing.checkpoint,
           },
-        );
+        ).finally(() => controller.abort());
         assert.equal(error.cause, boom, 'the handler error is the cause');
         assert.equal(
           await readCheckpoint(store, projection.name),

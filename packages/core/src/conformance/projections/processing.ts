@@ -104,14 +104,18 @@ export function describeProjectionProcessingConformance(
         const processor = new ProjectionProcessor(store, { pollIntervalMs: 60_000 });
         const controller = new AbortController();
         const running = processor.run(projection, { signal: controller.signal });
-        await waitUntil(
-          async () => (await readCheckpoint(store, projection.name)) === log.at(-1)!.checkpoint,
-          'the projection did not catch up',
-          { stopped: running },
-        );
-        await delay(50);
-        const stoppedAt = Date.now();
-        controller.abort();
+        let stoppedAt = Date.now();
+        try {
+          await waitUntil(
+            async () => (await readCheckpoint(store, projection.name)) === log.at(-1)!.checkpoint,
+            'the projection did not catch up',
+            { stopped: running },
+          );
+          await delay(50);
+        } finally {
+          stoppedAt = Date.now();
+          controller.abort();
+        }
         await running;
         const took = Date.now() - stoppedAt;
         assert.ok(took < 2_000, `run took ${took} ms to stop while waiting (poll interval 60 s)`);

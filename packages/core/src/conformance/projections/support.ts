@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { compareCheckpoints } from '../../checkpoint.js';
 import { ExpectedVersion } from '../../expected-version.js';
 import type { ProjectionProcessor } from '../../projection/processor.js';
 import type { Projection, ProjectionContext } from '../../projection/types.js';
@@ -83,7 +84,11 @@ export interface StreamSpec {
 
 /**
  * Appends the events of `specs`, interleaving the streams round-robin in chunks of `chunk` events,
- * one transaction per chunk.
+ * one transaction per chunk, and returns once all of them are readable.
+ *
+ * A store may hold committed events back from readers for a while (PostgreSQL does while an older
+ * transaction is still open anywhere on the server), so the suite never assumes an append is
+ * readable the moment it commits.
  */
 export async function appendEvents<Tx>(
   store: EventStore<Tx>,
@@ -99,6 +104,7 @@ export async function appendEvents<Tx>(
     left: spec.count,
     next: 1,
   }));
+  let lastEventId: string | undefined;
   let pending = true;
   while (pending) {
     pending = false;
@@ -109,11 +115,21 @@ export async function appendEvents<Tx>(
       for (let i = 0; i < n; i++) {
         events.push({ ...entry.stream, eventType: 'WidgetChanged', payload: { n: entry.next++ } });
       }
-      await store.transaction((tx) => store.append(tx, ExpectedVersion.any(), events));
+      const result = await store.transaction((tx) =>
+        store.append(tx, ExpectedVersion.any(), events),
+      );
+      lastEventId = result.events[result.events.length - 1]?.eventId;
       entry.left -= n;
       pending ||= entry.left > 0;
     }
   }
+  if (lastEventId === undefined) return;
+  // The last append is readable only once every earlier one is.
+  await waitUntil(
+    async () => (await readLog(store)).some((e) => e.eventId === lastEventId),
+    'the appended events did not become readable (is a transaction left open on the database?)',
+    { timeoutMs: 60_000, everyMs: 20 },
+  );
 }
 
 /** Reads the whole log in one transaction, page by page. */
@@ -179,8 +195,8 @@ export async function waitUntil(
 }
 
 /**
- * Runs `projection` with `processor` until every checkpoint of `checkpointNames` has reached
- * `target`, then aborts the run and awaits it (a rejection fails the test).
+ * Runs `projection` with `processor` until every checkpoint of `checkpointNames` has reached (or
+ * passed) `target`, then aborts the run and awaits it (a rejection fails the test).
  */
 export async function runUntilCheckpoints<Tx>(
   processorRun: (signal: AbortSignal) => Promise<void>,
@@ -195,7 +211,7 @@ export async function runUntilCheckpoints<Tx>(
     await waitUntil(
       async () => {
         for (const name of checkpointNames) {
-          if ((await readCheckpoint(store, name)) !== target) return false;
+          if (compareCheckpoints(await readCheckpoint(store, name), target) < 0) return false;
         }
         return true;
       },

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ExpectedVersion } from '../../expected-version.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import type { EventStore, WaitForEventsOptions } from '../../types.js';
 import { itIf, withFreshStore } from '../helpers.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import {
-  appendEvents,
   CheckpointTableReadModel,
   delay,
   delegatingStore,
-  readLog,
   recordingProjection,
   waitUntil,
 } from './support.js';
@@ -64,16 +64,22 @@ export function describeProjectionWakeUpConformance(
         withFreshStore(harness, async ({ store }) => {
           const wait = requireWaitForEvents(store);
           let waits = 0;
-          // The same store, with waitForEvents counting its calls, to append only once the
-          // processor is waiting.
+          let reads = 0;
+          // The same store, counting waits (to append only once the processor waits) and reads
+          // (a read after the append is the wake-up: the appended events may still be held
+          // back from readers for a moment, so handling them is not what is measured).
           const observed = delegatingStore(store, {
             waitForEvents: (options: WaitForEventsOptions) => {
               waits++;
               return wait(options);
             },
           });
-          const readModel = new CheckpointTableReadModel(store);
-          const projection = recordingProjection(readModel);
+          const readEvents = observed.readEvents;
+          observed.readEvents = (tx, options) => {
+            reads++;
+            return readEvents(tx, options);
+          };
+          const projection = recordingProjection(new CheckpointTableReadModel(store));
           const processor = new ProjectionProcessor(observed, { pollIntervalMs: 60_000 });
           const controller = new AbortController();
           const running = processor.run(projection, { signal: controller.signal });
@@ -82,8 +88,19 @@ export function describeProjectionWakeUpConformance(
               stopped: running,
             });
             await delay(50);
-            await appendEvents(store, [{ count: 2 }]);
-            await waitUntil(() => projection.calls.length === 2, 'the append did not wake it', {
+            const readsBefore = reads;
+            await store.transaction((tx) =>
+              store.append(tx, ExpectedVersion.any(), [
+                {
+                  boundedContext: 'conformance',
+                  aggregateType: 'Widget',
+                  aggregateId: `wake-${randomUUID()}`,
+                  eventType: 'WidgetChanged',
+                  payload: {},
+                },
+              ]),
+            );
+            await waitUntil(() => reads > readsBefore, 'the append did not wake the processor', {
               timeoutMs: 5_000,
               stopped: running,
             });
@@ -91,7 +108,6 @@ export function describeProjectionWakeUpConformance(
             controller.abort();
           }
           await running;
-          await readModel.assertApplied(await readLog(store), () => true);
         }),
     );
   });
