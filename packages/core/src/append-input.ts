@@ -20,7 +20,7 @@ export interface PreparedEvent {
   payload: unknown;
   /** Metadata as JSON text, or `null`. */
   metadataJson: string | null;
-  /** Metadata as it will read back (parsed from `metadataJson`). */
+  /** Metadata as given, returned in the append result. */
   metadata: Record<string, unknown> | null;
   traceId: string | null;
   correlationId: string | null;
@@ -74,7 +74,7 @@ function encodeMetadata(
   if (json === undefined) {
     throw new InvalidEventError(index, 'metadata', 'cannot be serialized to JSON');
   }
-  return { json, metadata: JSON.parse(json) };
+  return { json, metadata: value as Record<string, unknown> };
 }
 
 /**
