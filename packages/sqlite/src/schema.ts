@@ -23,7 +23,7 @@ export function quoteSqliteTableNames(tables?: Partial<TableNames> | null): Quot
 /**
  * The statements that create pup's tables on SQLite, in order; each is idempotent
  * (`IF NOT EXISTS`). This is the single source of the SQLite schema: `store.migrate()` runs
- * exactly these statements and `@pup/migrate-gen` writes them to a file.
+ * exactly these statements, and `sqliteMigrationSql` returns them as one script for a file.
  *
  * - `events`: the log. `global_position` is an `AUTOINCREMENT` rowid, so a position is never
  *   handed out twice, even after the newest event is deleted; a rolled-back append gives its
