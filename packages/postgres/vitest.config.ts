@@ -10,5 +10,13 @@ export default defineConfig({
       { find: /^@pup\/core$/, replacement: core('index.ts') },
     ],
   },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    // Readers see only transactions older than the oldest running one in the whole cluster, so
+    // test files writing in parallel would hold each other's readers back: run them one by one.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
 });

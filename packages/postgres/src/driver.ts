@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A SQL statement with fixed text. Drivers prepare it once per connection under `name` (pg) or
+ * by its text (postgres.js), so the hot path skips parsing and planning.
+ * @internal
+ */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Builds a {@link Statement} named after a hash of its text. @internal */
+export function statement(text: string): Statement {
+  const digest = createHash('sha1').update(text).digest('hex').slice(0, 24);
+  return { name: `pup_${digest}`, text };
+}
+
+/** What a driver calls while it listens for notifications. @internal */
+export interface ListenHandlers {
+  /** A notification arrived on the channel. */
+  onNotify(): void;
+  /** Notifications may have been lost (the connection dropped and was re-established). */
+  onMissed(): void;
+  /** The listening connection is gone for good; the caller opens a new listener when needed. */
+  onClosed(error: unknown): void;
+}
+
+/** A running LISTEN on a dedicated connection. @internal */
+export interface Listener {
+  /** Stops listening and gives the connection back. */
+  close(): Promise<void>;
+}
+
+/** The parts of a database error pup maps to its own errors. @internal */
+export interface DatabaseErrorInfo {
+  /** SQLSTATE, such as `23505`. */
+  code: string | undefined;
+  /** Name of the violated constraint, when the database reported one. */
+  constraint: string | undefined;
+  /** The error's detail line. */
+  detail: string | undefined;
+}
+
+/**
+ * The few calls the store needs from a driver; everything else (SQL, validation, decoding) is
+ * shared by both drivers. Rows come back as arrays in select-list order, so a driver's column
+ * name transforms cannot change what the store reads.
+ * @internal
+ */
+export interface PostgresDriver<Tx> {
+  /** Runs a prepared statement inside the caller's transaction. */
+  query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
+  /** Runs a prepared statement on any connection of the pool, outside a transaction. */
+  queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
+  /** Runs several statements without parameters (the schema) inside a transaction. */
+  script(tx: Tx, sql: string): Promise<void>;
+  /** Runs `fn` in a transaction on a connection of the pool. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Starts listening on `channel` on a dedicated connection. */
+  listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
+  /** Reads SQLSTATE, constraint and detail from a driver error; `undefined` for other errors. */
+  describeError(error: unknown): DatabaseErrorInfo | undefined;
+}
+
+/** Quotes a validated identifier such as a channel name (no double quotes can occur in it). @internal */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,242 @@
+import { InvalidConfigError } from '@pup/core';
+import type {
+  DatabaseErrorInfo,
+  Listener,
+  ListenHandlers,
+  PostgresDriver,
+  Statement,
+} from './driver.js';
+import { quoteIdentifier } from './driver.js';
+import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
+import { createPostgresEventStore, type PostgresEventStore } from './store.js';
+
+/** The query config pup passes to `pg` (named prepared statements, rows as arrays). */
+export interface PgQueryConfig {
+  text: string;
+  values?: unknown[];
+  name?: string;
+  rowMode?: 'array';
+}
+
+/** The parts of a `pg` query result pup reads. */
+export interface PgQueryResult {
+  rows: any[];
+  command?: string;
+}
+
+/**
+ * The parts of a `pg` `PoolClient` pup uses, described structurally so `@pup/postgres` never
+ * loads `pg` itself. A real `pg.PoolClient` fits.
+ */
+export interface PgPoolClient {
+  query(config: PgQueryConfig): Promise<PgQueryResult>;
+  query(text: string): Promise<PgQueryResult>;
+  release(error?: Error | boolean): void;
+  on(
+    event: 'notification',
+    listener: (message: { channel: string; payload?: string }) => void,
+  ): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** The parts of a `pg` `Pool` pup uses. A real `pg.Pool` fits. */
+export interface PgPool<Client extends PgPoolClient = PgPoolClient> {
+  connect(): Promise<Client>;
+  query(config: PgQueryConfig): Promise<PgQueryResult>;
+}
+
+/**
+ * The client type a pool hands out: `pg.PoolClient` for a real `pg.Pool` (read from its callback
+ * form of `connect`, which TypeScript sees as its last overload), else {@link PgPoolClient}.
+ */
+export type PgClientOf<Pool> = Pool extends {
+  connect(callback: (error: any, client: infer Client, done: any) => void): void;
+}
+  ? Exclude<Client, undefined>
+  : Pool extends { connect(): Promise<infer Client> }
+    ? Client
+    : PgPoolClient;
+
+function arrayQuery(statement: Statement, params: readonly unknown[]): PgQueryConfig {
+  return {
+    name: statement.name,
+    text: statement.text,
+    values: params as unknown[],
+    rowMode: 'array',
+  };
+}
+
+class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
+  constructor(private readonly pool: PgPool<Client>) {}
+
+  async query(
+    client: Client,
+    statement: Statement,
+    params: readonly unknown[],
+  ): Promise<unknown[][]> {
+    return (await client.query(arrayQuery(statement, params))).rows;
+  }
+
+  async queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {
+    return (await this.pool.query(arrayQuery(statement, params))).rows;
+  }
+
+  async script(client: Client, sql: string): Promise<void> {
+    await client.query(sql);
+  }
+
+  async transaction<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    // Set when the connection cannot be trusted any more: it is then destroyed, not pooled.
+    let broken: Error | undefined;
+    try {
+      try {
+        await client.query('BEGIN');
+      } catch (error) {
+        broken = asError(error);
+        throw error;
+      }
+      let result: T;
+      try {
+        result = await fn(client);
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = asError(rollbackError);
+        }
+        throw error;
+      }
+      let commit: PgQueryResult;
+      try {
+        commit = await client.query('COMMIT');
+      } catch (error) {
+        if (!isDatabaseError(error)) broken = asError(error);
+        throw error;
+      }
+      if (commit.command === 'ROLLBACK') {
+        // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK instead of an error.
+        throw new Error(
+          'The transaction was rolled back: one of its statements failed and the error was caught',
+        );
+      }
+      return result;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async listen(channel: string, handlers: ListenHandlers): Promise<Listener> {
+    const client = await this.pool.connect();
+    let open = true;
+    const onNotification = (message: { channel: string }): void => {
+      if (message.channel === channel) handlers.onNotify();
+    };
+    const detach = (): void => {
+      client.removeListener('notification', onNotification);
+      client.removeListener('error', onError);
+      client.removeListener('end', onEnd);
+    };
+    const drop = (error: unknown): void => {
+      if (!open) return;
+      open = false;
+      detach();
+      // A broken connection must not go back to the pool.
+      client.release(error instanceof Error ? error : new Error('LISTEN connection ended'));
+      handlers.onClosed(error);
+    };
+    const onError = (error: Error): void => drop(error);
+    const onEnd = (): void => drop(undefined);
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    client.on('end', onEnd);
+    try {
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    } catch (error) {
+      if (open) {
+        open = false;
+        detach();
+        client.release(error as Error);
+      }
+      throw error;
+    }
+    return {
+      close: async () => {
+        if (!open) return;
+        open = false;
+        try {
+          await client.query(`UNLISTEN ${quoteIdentifier(channel)}`);
+          detach();
+          client.release();
+        } catch (error) {
+          detach();
+          client.release(error as Error);
+        }
+      },
+    };
+  }
+
+  describeError(error: unknown): DatabaseErrorInfo | undefined {
+    if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+    const e = error as { code?: unknown; constraint?: unknown; detail?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : undefined,
+      constraint: typeof e.constraint === 'string' ? e.constraint : undefined,
+      detail: typeof e.detail === 'string' ? e.detail : undefined,
+    };
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** An error the server sent (the connection is fine), as opposed to a socket or protocol error. */
+function isDatabaseError(error: unknown): boolean {
+  const e = error as { code?: unknown; severity?: unknown } | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.code === 'string' &&
+    typeof e.severity === 'string'
+  );
+}
+
+/**
+ * Creates an event store on a `pg` pool. The store's `Tx` is the pool's client inside `BEGIN`:
+ * run your own SQL on it in the same transaction as an append. The store never ends the pool.
+ *
+ * @param pool A `pg.Pool` (or anything with its `connect` and `query`).
+ * @param options Table names, serializer, logger, notifications.
+ * @throws {InvalidConfigError} on invalid options, before any SQL runs.
+ *
+ * @example
+ * import pg from 'pg';
+ * import { ExpectedVersion } from '@pup/core';
+ * import { createPgEventStore } from '@pup/postgres';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const store = createPgEventStore(pool);
+ * await store.migrate();
+ * await store.transaction(async (tx) => {
+ *   await store.append(tx, ExpectedVersion.noStream(), [
+ *     { boundedContext: 'billing', aggregateType: 'Invoice', aggregateId: 'inv-1',
+ *       eventType: 'InvoiceIssued', payload: { amount: 42 } },
+ *   ]);
+ *   await tx.query('UPDATE invoice_counter SET n = n + 1');
+ * });
+ */
+export function createPgEventStore<Pool extends PgPool<any>>(
+  pool: Pool,
+  options?: PostgresEventStoreOptions,
+): PostgresEventStore<PgClientOf<Pool>> {
+  const resolved = resolvePostgresOptions(options);
+  if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {
+    throw new InvalidConfigError('pool', 'must be a pg Pool');
+  }
+  return createPostgresEventStore(new PgDriver(pool as PgPool), resolved) as PostgresEventStore<
+    PgClientOf<Pool>
+  >;
+}

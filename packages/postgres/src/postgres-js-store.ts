@@ -1,0 +1,148 @@
+import { InvalidConfigError } from '@pup/core';
+import type {
+  DatabaseErrorInfo,
+  Listener,
+  ListenHandlers,
+  PostgresDriver,
+  Statement,
+} from './driver.js';
+import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
+import { createPostgresEventStore, type PostgresEventStore } from './store.js';
+
+/** The parts of a postgres.js pending query pup uses. */
+export interface PostgresJsPendingQuery extends PromiseLike<unknown> {
+  values(): PromiseLike<unknown[][]>;
+}
+
+/**
+ * The parts of a postgres.js `TransactionSql` pup uses, described structurally so
+ * `@pup/postgres` never loads `postgres` itself. A real `TransactionSql` fits.
+ */
+export interface PostgresJsTransactionSql {
+  unsafe(
+    query: string,
+    parameters?: any[],
+    options?: { prepare?: boolean },
+  ): PostgresJsPendingQuery;
+}
+
+/** The parts of a postgres.js `Sql` instance pup uses. A real `postgres()` instance fits. */
+export interface PostgresJsSql extends PostgresJsTransactionSql {
+  begin(options: string, fn: (sql: any) => unknown): Promise<unknown>;
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen?: () => void,
+  ): PromiseLike<{ unlisten(): Promise<void> | PromiseLike<void> }>;
+}
+
+/** The transaction handle a postgres.js instance hands out: its `TransactionSql`. */
+export type PostgresJsTxOf<Sql> = Sql extends {
+  begin(options: string, fn: (sql: infer Tx) => any): any;
+}
+  ? Tx
+  : PostgresJsTransactionSql;
+
+class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresDriver<Tx> {
+  constructor(private readonly sql: PostgresJsSql) {}
+
+  query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {
+    return Promise.resolve(
+      tx.unsafe(statement.text, params as unknown[], { prepare: true }).values(),
+    );
+  }
+
+  queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {
+    return Promise.resolve(
+      this.sql.unsafe(statement.text, params as unknown[], { prepare: true }).values(),
+    );
+  }
+
+  async script(tx: Tx, sql: string): Promise<void> {
+    await tx.unsafe(sql);
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    // The callback's result is wrapped so postgres.js never treats a returned array specially.
+    const box = (await this.sql.begin('', async (tx: Tx) => ({ value: await fn(tx) }))) as {
+      value: T;
+    };
+    return box.value;
+  }
+
+  async listen(channel: string, handlers: ListenHandlers): Promise<Listener> {
+    let open = true;
+    let established = false;
+    // postgres.js keeps its own LISTEN connection and re-listens after a drop; each re-listen
+    // calls onListen again, and notifications sent meanwhile are lost.
+    const meta = await this.sql.listen(
+      channel,
+      () => {
+        if (open) handlers.onNotify();
+      },
+      () => {
+        if (open && established) handlers.onMissed();
+        established = true;
+      },
+    );
+    return {
+      close: async () => {
+        if (!open) return;
+        open = false;
+        await meta.unlisten();
+      },
+    };
+  }
+
+  describeError(error: unknown): DatabaseErrorInfo | undefined {
+    if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+    const e = error as { code?: unknown; constraint_name?: unknown; detail?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : undefined,
+      constraint: typeof e.constraint_name === 'string' ? e.constraint_name : undefined,
+      detail: typeof e.detail === 'string' ? e.detail : undefined,
+    };
+  }
+}
+
+/**
+ * Creates an event store on a postgres.js instance. The store's `Tx` is postgres.js'
+ * `TransactionSql` (what `sql.begin` hands out): run your own SQL on it in the same transaction
+ * as an append. The store never ends the instance.
+ *
+ * @param sql A `postgres()` instance.
+ * @param options Table names, serializer, logger, notifications.
+ * @throws {InvalidConfigError} on invalid options, before any SQL runs.
+ *
+ * @example
+ * import postgres from 'postgres';
+ * import { ExpectedVersion } from '@pup/core';
+ * import { createPostgresJsEventStore } from '@pup/postgres';
+ *
+ * const sql = postgres(process.env.DATABASE_URL!);
+ * const store = createPostgresJsEventStore(sql);
+ * await store.migrate();
+ * await store.transaction(async (tx) => {
+ *   await store.append(tx, ExpectedVersion.noStream(), [
+ *     { boundedContext: 'billing', aggregateType: 'Invoice', aggregateId: 'inv-1',
+ *       eventType: 'InvoiceIssued', payload: { amount: 42 } },
+ *   ]);
+ *   await tx`UPDATE invoice_counter SET n = n + 1`;
+ * });
+ */
+export function createPostgresJsEventStore<Sql extends PostgresJsSql>(
+  sql: Sql,
+  options?: PostgresEventStoreOptions,
+): PostgresEventStore<PostgresJsTxOf<Sql>> {
+  const resolved = resolvePostgresOptions(options);
+  if (typeof sql !== 'function' && (typeof sql !== 'object' || sql === null)) {
+    throw new InvalidConfigError('sql', 'must be a postgres.js instance');
+  }
+  if (typeof sql.begin !== 'function' || typeof sql.unsafe !== 'function') {
+    throw new InvalidConfigError('sql', 'must be a postgres.js instance');
+  }
+  return createPostgresEventStore(
+    new PostgresJsDriver<PostgresJsTxOf<Sql> & PostgresJsTransactionSql>(sql),
+    resolved,
+  ) as PostgresEventStore<PostgresJsTxOf<Sql>>;
+}

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { parseQualifiedName, resolveTableNames, type TableNames } from '@pup/core';
+
+const MAX_IDENTIFIER_LENGTH = 63;
+const CHANNEL_PREFIX = 'pup_events:';
+
+/** Quoted names of the store's tables, constraints and notification channel. @internal */
+export interface PostgresTables {
+  /** The names as configured (validated). */
+  names: TableNames;
+  /** Quoted, optionally schema-qualified `events` table. */
+  events: string;
+  /** Quoted, optionally schema-qualified aggregate heads table. */
+  aggregateHeads: string;
+  /** Quoted, optionally schema-qualified checkpoints table. */
+  checkpoints: string;
+  /** Name of the unique constraint on `(stream, aggregate_version)`. */
+  streamVersionConstraint: string;
+  /** Name of the unique constraint on `event_id`. */
+  eventIdConstraint: string;
+  /** The LISTEN/NOTIFY channel appends notify on. */
+  channel: string;
+}
+
+function quote(part: string): string {
+  return `"${part}"`;
+}
+
+/** `<table>_<suffix>`, shortened to fit PostgreSQL's 63-character identifiers. */
+function derivedName(table: string, suffix: string): string {
+  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - 1)}_${suffix}`;
+}
+
+/**
+ * Validates the table names and derives every name the SQL needs.
+ * @throws {InvalidConfigError} on an invalid or repeated table name.
+ * @internal
+ */
+export function postgresTables(tables?: Partial<TableNames> | null): PostgresTables {
+  const names = resolveTableNames(tables);
+  const events = parseQualifiedName(names.events, 'tables.events');
+  const eventsTable = events[events.length - 1]!;
+  const plainEvents = events.join('.');
+  const channel =
+    CHANNEL_PREFIX.length + plainEvents.length <= MAX_IDENTIFIER_LENGTH
+      ? `${CHANNEL_PREFIX}${plainEvents}`
+      : `${CHANNEL_PREFIX}${createHash('sha1').update(plainEvents).digest('hex').slice(0, 32)}`;
+  return {
+    names,
+    events: events.map(quote).join('.'),
+    aggregateHeads: parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')
+      .map(quote)
+      .join('.'),
+    checkpoints: parseQualifiedName(names.checkpoints, 'tables.checkpoints').map(quote).join('.'),
+    streamVersionConstraint: derivedName(eventsTable, 'stream_version_key'),
+    eventIdConstraint: derivedName(eventsTable, 'event_id_key'),
+    channel,
+  };
+}
+
+function tableName(qualified: string, option: string): string {
+  const parts = parseQualifiedName(qualified, option);
+  return parts[parts.length - 1]!;
+}
+
+/**
+ * The SQL that creates pup's tables and indexes on PostgreSQL 13 or later: what `migrate()`
+ * applies and what `pup-migrate-gen --adapter postgres` writes. Every statement is idempotent
+ * (`IF NOT EXISTS`). Schemas named in qualified table names must already exist.
+ *
+ * @param tables Table names, each optionally schema-qualified. @default events, aggregate_heads, projection_checkpoints
+ * @throws {InvalidConfigError} on an invalid or repeated table name.
+ *
+ * @example
+ * import { writeFileSync } from 'node:fs';
+ * writeFileSync('001_pup.sql', postgresSchemaSql({ events: 'app.events' }));
+ */
+export function postgresSchemaSql(tables?: Partial<TableNames> | null): string {
+  const t = postgresTables(tables);
+  const events = tableName(t.names.events, 'tables.events');
+  const heads = tableName(t.names.aggregateHeads, 'tables.aggregateHeads');
+  const checkpoints = tableName(t.names.checkpoints, 'tables.checkpoints');
+  return `-- pup event store schema for PostgreSQL 13+ (@pup/postgres)
+
+-- The append-only log. transaction_id records the writing transaction (xid8): readers only see
+-- events of transactions older than the oldest running one, in (transaction_id, global_position)
+-- order, so an event committed late can never land behind a checkpoint a reader already passed.
+CREATE TABLE IF NOT EXISTS ${t.events} (
+  global_position bigint GENERATED ALWAYS AS IDENTITY,
+  transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  bounded_context text NOT NULL,
+  aggregate_type text NOT NULL,
+  aggregate_id text NOT NULL,
+  aggregate_version bigint NOT NULL,
+  event_id uuid NOT NULL,
+  event_type text NOT NULL,
+  event_version integer NOT NULL DEFAULT 1,
+  payload bytea NOT NULL,
+  trace_id text,
+  correlation_id text,
+  causation_id text,
+  metadata jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT ${quote(derivedName(events, 'pkey'))} PRIMARY KEY (global_position),
+  CONSTRAINT ${quote(t.streamVersionConstraint)}
+    UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version),
+  CONSTRAINT ${quote(t.eventIdConstraint)} UNIQUE (event_id),
+  CONSTRAINT ${quote(derivedName(events, 'aggregate_version_check'))} CHECK (aggregate_version > 0)
+);
+
+-- Serves readEvents' keyset in log order without a sort.
+CREATE INDEX IF NOT EXISTS ${quote(derivedName(events, 'transaction_order_idx'))}
+  ON ${t.events} (transaction_id, global_position);
+
+-- One row per stream with its current version: the append's concurrency check locks this row.
+CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
+  bounded_context text NOT NULL,
+  aggregate_type text NOT NULL,
+  aggregate_id text NOT NULL,
+  aggregate_version bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT ${quote(derivedName(heads, 'pkey'))}
+    PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
+);
+
+-- One row per projection (per partition) with the checkpoint it resumes after.
+CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+  projection_name text NOT NULL,
+  checkpoint text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT ${quote(derivedName(checkpoints, 'pkey'))} PRIMARY KEY (projection_name)
+);
+`;
+}

@@ -1,0 +1,136 @@
+import type {
+  AppendResult,
+  Checkpoint,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  PersistedEvent,
+  ReadEventsOptions,
+  Stream,
+  StreamRef,
+  TableNames,
+  VersionRange,
+  WaitForEventsOptions,
+} from '@pup/core';
+import { type AppendStatements, appendEvents, appendStatements } from './append.js';
+import {
+  type CheckpointStatements,
+  checkpointStatements,
+  getCheckpoint,
+  saveCheckpoint,
+} from './checkpoints.js';
+import { type PostgresDriver, statement } from './driver.js';
+import { WakeUps } from './listen.js';
+import type { ResolvedPostgresOptions } from './options.js';
+import { type ReadStatements, readAggregateStream, readEvents, readStatements } from './read.js';
+import { postgresSchemaSql } from './schema.js';
+import {
+  getLogStatus,
+  getOldestRunningTransaction,
+  HoldBackMonitor,
+  type PostgresLogStatus,
+  type RunningTransaction,
+  type StatusStatements,
+  statusStatements,
+} from './status.js';
+
+/** Key of the advisory lock that serializes concurrent `migrate()` calls ("pup_migr" in ASCII). */
+const MIGRATE_LOCK_KEY = '8103657445598488946';
+
+/** A pup event store on PostgreSQL; `Tx` is the driver's own transaction handle. */
+export interface PostgresEventStore<Tx> extends EventStore<Tx> {
+  /** The validated table names the store uses. */
+  readonly tables: Readonly<TableNames>;
+  /**
+   * Resolves when an append may have committed new events (through LISTEN/NOTIFY), after
+   * `timeoutMs`, or when `signal` aborts, whichever comes first. The first call opens a dedicated
+   * LISTEN connection, kept until {@link close}.
+   */
+  waitForEvents(options: WaitForEventsOptions): Promise<void>;
+  /**
+   * Where the readable log ends, how many readable events lie after `after`, and the oldest
+   * running transaction that holds readers back.
+   */
+  getLogStatus(tx: Tx, options?: { after?: Checkpoint | null }): Promise<PostgresLogStatus>;
+  /**
+   * The oldest transaction still running on the server (readers wait for it), read on a pool
+   * connection; `null` when none runs.
+   */
+  getOldestRunningTransaction(): Promise<RunningTransaction | null>;
+}
+
+/**
+ * Builds the store on top of a driver; the SQL and logic are the same for every driver.
+ * @internal
+ */
+export function createPostgresEventStore<Tx>(
+  driver: PostgresDriver<Tx>,
+  options: ResolvedPostgresOptions,
+): PostgresEventStore<Tx> {
+  const { sql: tables, serializer, logger } = options;
+  const append: AppendStatements = appendStatements(tables, options.notify);
+  const read: ReadStatements = readStatements(tables);
+  const checkpoints: CheckpointStatements = checkpointStatements(tables);
+  const status: StatusStatements = statusStatements(tables);
+  const migrateLock = statement(`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK_KEY})`);
+  const wakeUps = new WakeUps(driver, tables.channel, logger);
+  const holdBack = new HoldBackMonitor(driver, status, logger, options.holdBackWarningMs);
+  const schemaSql = postgresSchemaSql(options.tables);
+
+  return {
+    tables: Object.freeze({ ...options.tables }),
+
+    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return driver.transaction(fn);
+    },
+
+    append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult> {
+      return appendEvents(driver, tables, append, serializer, tx, expected, events);
+    },
+
+    async readEvents(tx: Tx, readOptions: ReadEventsOptions): Promise<PersistedEvent[]> {
+      const events = await readEvents(driver, read, serializer, tx, readOptions);
+      if (logger !== undefined) holdBack.afterRead(events.length, readOptions.limit);
+      return events;
+    },
+
+    readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream> {
+      return readAggregateStream(driver, read, serializer, tx, stream, range);
+    },
+
+    getCheckpoint(tx: Tx, projectionName: string): Promise<Checkpoint | null> {
+      return getCheckpoint(driver, checkpoints, tx, projectionName);
+    },
+
+    saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void> {
+      return saveCheckpoint(driver, checkpoints, tx, projectionName, checkpoint);
+    },
+
+    async migrate(): Promise<void> {
+      await driver.transaction(async (tx) => {
+        await driver.query(tx, migrateLock, []);
+        await driver.script(tx, schemaSql);
+      });
+      logger?.info('Event store schema is up to date', { tables: options.tables });
+    },
+
+    waitForEvents(waitOptions: WaitForEventsOptions): Promise<void> {
+      return wakeUps.wait(waitOptions);
+    },
+
+    getLogStatus(
+      tx: Tx,
+      statusOptions?: { after?: Checkpoint | null },
+    ): Promise<PostgresLogStatus> {
+      return getLogStatus(driver, status, tx, statusOptions);
+    },
+
+    getOldestRunningTransaction(): Promise<RunningTransaction | null> {
+      return getOldestRunningTransaction(driver, status);
+    },
+
+    async close(): Promise<void> {
+      await Promise.all([wakeUps.close(), holdBack.close()]);
+    },
+  };
+}

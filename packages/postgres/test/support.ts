@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import type { EventStoreOptions, TableNames } from '@pup/core';
+import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance';
+import pg from 'pg';
+import postgres from 'postgres';
+import { afterAll, inject } from 'vitest';
+import {
+  createPgEventStore,
+  createPostgresJsEventStore,
+  type PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from '../src/index.js';
+
+/** The URL resolved by the global setup. */
+export function postgresUrl(): string {
+  return inject('postgresUrl');
+}
+
+/** A schema name no other test uses. */
+export function uniqueSchema(): string {
+  return `pup_t_${randomBytes(6).toString('hex')}`;
+}
+
+const DEFAULT_TABLES: TableNames = {
+  events: 'events',
+  aggregateHeads: 'aggregate_heads',
+  checkpoints: 'projection_checkpoints',
+};
+
+/**
+ * Qualifies every unqualified table name (defaults included) with `schema`; anything else (names
+ * with a dot, non-strings, unknown keys) reaches the factory unchanged, so invalid options still
+ * fail with the factory's own error.
+ */
+export function qualifyTables(
+  schema: string,
+  tables: Partial<TableNames> | undefined | null,
+): Record<string, unknown> | undefined | null {
+  if (tables !== undefined && tables !== null && typeof tables !== 'object') return tables;
+  const all: Record<string, unknown> = { ...DEFAULT_TABLES, ...(tables ?? {}) };
+  for (const [key, name] of Object.entries(all)) {
+    if (typeof name === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      all[key] = `${schema}.${name}`;
+    }
+  }
+  return all;
+}
+
+/** The table names a store ended up with, quoted for raw SQL. */
+export function quotedTables(store: PostgresEventStore<any>): TableNames {
+  const quote = (name: string) =>
+    name
+      .split('.')
+      .map((part) => `"${part}"`)
+      .join('.');
+  return {
+    events: quote(store.tables.events),
+    aggregateHeads: quote(store.tables.aggregateHeads),
+    checkpoints: quote(store.tables.checkpoints),
+  };
+}
+
+/** A store of one driver in a schema of its own, with raw SQL access for the tests. */
+export interface TestStore<Tx> extends ConformanceStore<Tx> {
+  store: PostgresEventStore<Tx>;
+  schema: string;
+  /** Runs raw SQL on the admin pool (an independent path). */
+  admin(text: string, params?: unknown[]): Promise<any[]>;
+  /** Runs raw SQL inside the store's transaction handle. */
+  run(tx: Tx, text: string, params?: unknown[]): Promise<any[]>;
+  cleanup(): Promise<void>;
+}
+
+/** One driver under test, with a shared connection pool per test file. */
+export interface DriverUnderTest<Tx = any> {
+  name: 'pg' | 'postgres.js';
+  createStore(options?: PostgresEventStoreOptions): Promise<TestStore<Tx>>;
+  /** A harness for the conformance suite. */
+  harness(): ConformanceHarness<Tx>;
+  /** Runs raw SQL inside a transaction handle of this driver. */
+  run(tx: Tx, text: string, params?: unknown[]): Promise<any[]>;
+}
+
+let adminPool: pg.Pool | undefined;
+
+/** A pg pool for schema management and independent checks, ended after the file. */
+export function admin(): pg.Pool {
+  if (adminPool === undefined) {
+    adminPool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
+    const pool = adminPool;
+    afterAll(async () => {
+      adminPool = undefined;
+      await pool.end();
+    });
+  }
+  return adminPool;
+}
+
+async function adminQuery(text: string, params: unknown[] = []): Promise<any[]> {
+  return (await admin().query(text, params)).rows;
+}
+
+function countRows(table: string): () => Promise<number> {
+  return async () => Number((await adminQuery(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+}
+
+async function createTestStore<Tx>(
+  factory: (options: PostgresEventStoreOptions) => PostgresEventStore<Tx>,
+  run: (tx: Tx, text: string, params?: unknown[]) => Promise<any[]>,
+  options: EventStoreOptions | undefined,
+): Promise<TestStore<Tx>> {
+  const schema = uniqueSchema();
+  const tables = qualifyTables(schema, options?.tables);
+  // Validation happens in the factory, before the schema exists: invalid options create nothing.
+  const store = factory({ ...options, tables: tables as Partial<TableNames> });
+  await adminQuery(`CREATE SCHEMA ${schema}`);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    await adminQuery(`DROP SCHEMA ${schema} CASCADE`);
+    throw error;
+  }
+  const quoted = quotedTables(store);
+  return {
+    store,
+    schema,
+    admin: adminQuery,
+    run,
+    inspect: {
+      countEvents: countRows(quoted.events),
+      countAggregateHeads: countRows(quoted.aggregateHeads),
+      countCheckpoints: countRows(quoted.checkpoints),
+    },
+    cleanup: async () => {
+      await store.close();
+      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    },
+  };
+}
+
+function harnessOf<Tx>(driver: DriverUnderTest<Tx>): ConformanceHarness<Tx> {
+  return {
+    name: `postgres (${driver.name})`,
+    createStore: (options) => driver.createStore(options),
+    capabilities: { concurrentTransactions: true, waitForEvents: true },
+  };
+}
+
+/** The `pg` driver: one pool per test file. */
+export function pgDriver(): DriverUnderTest<pg.PoolClient> {
+  let pool: pg.Pool | undefined;
+  const getPool = () => {
+    if (pool === undefined) {
+      pool = new pg.Pool({ connectionString: postgresUrl(), max: 20 });
+      const current = pool;
+      afterAll(async () => {
+        pool = undefined;
+        await current.end();
+      });
+    }
+    return pool;
+  };
+  const run = async (tx: pg.PoolClient, text: string, params: unknown[] = []) =>
+    (await tx.query(text, params)).rows;
+  const driver: DriverUnderTest<pg.PoolClient> = {
+    name: 'pg',
+    run,
+    createStore: (options) =>
+      createTestStore((o) => createPgEventStore(getPool(), o), run, options),
+    harness: () => harnessOf(driver),
+  };
+  return driver;
+}
+
+/** The postgres.js driver: one instance per test file. */
+export function postgresJsDriver(): DriverUnderTest<postgres.TransactionSql> {
+  let sql: postgres.Sql | undefined;
+  const getSql = () => {
+    if (sql === undefined) {
+      sql = postgres(postgresUrl(), { max: 20, onnotice: () => {} });
+      const current = sql;
+      afterAll(async () => {
+        sql = undefined;
+        await current.end({ timeout: 5 });
+      });
+    }
+    return sql;
+  };
+  const run = async (tx: postgres.TransactionSql, text: string, params: unknown[] = []) =>
+    [...(await tx.unsafe(text, params as never[]))] as any[];
+  const driver: DriverUnderTest<postgres.TransactionSql> = {
+    name: 'postgres.js',
+    run,
+    createStore: (options) =>
+      createTestStore((o) => createPostgresJsEventStore(getSql(), o), run, options),
+    harness: () => harnessOf(driver),
+  };
+  return driver;
+}
+
+/** Both drivers, for `describe.each`. */
+export function bothDrivers(): DriverUnderTest[] {
+  return [pgDriver(), postgresJsDriver()];
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A promise with its resolve function exposed. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
