@@ -9,7 +9,8 @@ export type PupErrorCode =
   | 'DUPLICATE_EVENT_ID'
   | 'INVALID_ARGUMENT'
   | 'INVALID_CONFIG'
-  | 'PROJECTION_FAILED';
+  | 'PROJECTION_FAILED'
+  | 'STORE_CLOSED';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -141,5 +142,12 @@ export class ProjectionError extends PupError {
     this.projectionName = projectionName;
     this.globalPosition = options.globalPosition;
     this.checkpoint = options.checkpoint;
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends PupError {
+  constructor(what = 'event store') {
+    super('STORE_CLOSED', `This ${what} is closed`);
   }
 }

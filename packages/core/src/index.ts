@@ -15,6 +15,7 @@ export {
   ProjectionError,
   PupError,
   type PupErrorCode,
+  StoreClosedError,
 } from './errors.js';
 export {
   assertExpectedVersion,

@@ -12,6 +12,7 @@ import {
   parsePositionCheckpoint,
   prepareAppend,
   type ReadEventsOptions,
+  StoreClosedError,
   type Stream,
   type StreamRef,
   type VersionRange,
@@ -83,7 +84,7 @@ class ConnectionStatements {
   }
 }
 
-const closedError = (): Error => new Error('pup: this SQLite event store is closed');
+const closedError = (): Error => new StoreClosedError('SQLite event store');
 
 function isDatabase(value: unknown): value is SqliteDatabase {
   return (

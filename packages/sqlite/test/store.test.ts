@@ -6,6 +6,7 @@ import {
   ExpectedVersion,
   InvalidConfigError,
   OptimisticConcurrencyError,
+  StoreClosedError,
 } from '@pup/core';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -295,8 +296,11 @@ describe('waitForEvents', () => {
     await store.close();
     await waiting;
     expect(db.open).toBe(true);
-    await expect(store.readEvents(db, { limit: 1 })).rejects.toThrow(/closed/);
-    await expect(store.transaction(async () => 1)).rejects.toThrow(/closed/);
+    await expect(store.readEvents(db, { limit: 1 })).rejects.toMatchObject({
+      name: 'StoreClosedError',
+      code: 'STORE_CLOSED',
+    });
+    await expect(store.transaction(async () => 1)).rejects.toBeInstanceOf(StoreClosedError);
   });
 });
 
