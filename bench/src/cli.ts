@@ -11,18 +11,21 @@ export interface CliOptions {
   workloads: string[];
   /** Overrides the number of A/B pairs. */
   pairs: number | undefined;
+  /** Overrides the batch size of the catch-up workloads. */
+  batchSize: number | undefined;
   help: boolean;
 }
 
 export const USAGE = `Usage: pnpm bench [--adapter sqlite|postgres|mysql]... [--quick] [--json [file]]
-                  [--workload <id>]... [--pairs <n>]
+                  [--workload <id>]... [--pairs <n>] [--batch-size <n>]
 
   --adapter   adapter to run (repeatable or comma-separated); default: every adapter available
   --quick     small sizes, 2 pairs: a smoke test that fails unless every workload produced numbers
   --json      also write the results as JSON to <file>, or to stdout when no file is given
   --workload  only these workloads: append-1 append-100 append-1x8 read-stream-100 catch-up
-              catch-up-rss (repeatable or comma-separated)
-  --pairs     A/B pairs per workload (default 5, quick 2)
+              catch-up-1000 catch-up-rss (repeatable or comma-separated)
+  --pairs     A/B pairs per workload (default 5, catch-up 3, quick 2)
+  --batch-size  events per batch of the catch-up workloads (default 100, the processor's)
 
 Environment: PUP_BENCH_POSTGRES_URL, else PUP_TEST_POSTGRES_URL, else
 postgres://postgres@127.0.0.1:5432/test.`;
@@ -37,6 +40,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     json: undefined,
     workloads: [],
     pairs: undefined,
+    batchSize: undefined,
     help: false,
   };
   const list = (value: string | undefined, flag: string): string[] => {
@@ -79,6 +83,12 @@ export function parseCli(argv: readonly string[]): CliOptions {
         const n = Number(inline ?? argv[++i]);
         if (!Number.isInteger(n) || n < 1) throw new Error('--pairs needs a positive integer');
         options.pairs = n;
+        break;
+      }
+      case '--batch-size': {
+        const n = Number(inline ?? argv[++i]);
+        if (!Number.isInteger(n) || n < 1) throw new Error('--batch-size needs a positive integer');
+        options.batchSize = n;
         break;
       }
       case '--help':

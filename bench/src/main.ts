@@ -119,6 +119,7 @@ async function main(): Promise<number> {
         const unavailable = target.pupUnavailable();
         if (unavailable !== null) progress(`[${target.id}] raw only: ${unavailable}`);
         const sizes = { ...sizesFor(entry.adapter, options.quick) };
+        if (options.batchSize !== undefined) sizes.batchSize = options.batchSize;
         if (options.pairs !== undefined) {
           sizes.pairs = options.pairs;
           sizes.catchUpPairs = options.pairs;

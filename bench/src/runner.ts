@@ -9,8 +9,10 @@ const WARM_UP_SCALE = 0.1;
 
 /**
  * Runs one workload on one target: fresh tables, a warm-up run of each side, then `pairs` rounds
- * of every side in rotating order. Without a pup side (adapter not landed yet) it measures the
- * raw baselines alone.
+ * of every side. A round of a sliced workload interleaves its slices (pup, raw, raw+head, raw,
+ * raw+head, pup, …) so that every side sees the same background load; the catch-up alternates
+ * whole runs in rotating order. Without a pup side (adapter not landed yet) it measures the raw
+ * baselines alone.
  */
 export async function runWorkload(
   target: BenchTarget,
@@ -40,10 +42,20 @@ export async function runWorkload(
 
   const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawHead: [] };
   const pairCount = workload.pairs(sizes);
+  const slices = workload.sliced ? sizes.slices : 1;
   for (let pair = 0; pair < pairCount; pair++) {
-    for (const side of sideOrder(sides, pair)) {
-      await workload.beforeRun(target);
-      const measure = await workload.run(target[side], sizes, 1);
+    // Sliced: the sides share the pair's tables, interleaved. Whole runs: each gets its own.
+    if (workload.sliced) await workload.beforeRun(target);
+    const pairMeasures = new Map<SideName, RunMeasure>();
+    for (let slice = 0; slice < slices; slice++) {
+      for (const side of sideOrder(sides, pair * slices + slice)) {
+        if (!workload.sliced) await workload.beforeRun(target);
+        const measure = await workload.run(target[side], sizes, 1 / slices);
+        pairMeasures.set(side, add(pairMeasures.get(side), measure));
+      }
+    }
+    for (const side of sides) {
+      const measure = pairMeasures.get(side)!;
       measures[side].push(measure);
       progress(
         `${label} pair ${pair + 1}/${pairCount} ${side} ` +
@@ -73,6 +85,20 @@ export async function runWorkload(
     ...(rawHead === undefined ? {} : { ratioHead: ratioOf(measures.pup, measures.rawHead) }),
     ...(base.goal === null ? {} : { met: ratio.median >= base.goal }),
   };
+}
+
+/** Sums the slices of one side in one pair. */
+function add(total: RunMeasure | undefined, slice: RunMeasure): RunMeasure {
+  if (total === undefined) return slice;
+  const sum: RunMeasure = {
+    events: total.events + slice.events,
+    seconds: total.seconds + slice.seconds,
+  };
+  if (total.latencies !== undefined && slice.latencies !== undefined) {
+    total.latencies.addAll(slice.latencies);
+    sum.latencies = total.latencies;
+  }
+  return sum;
 }
 
 function rate(measure: RunMeasure): number {

@@ -25,13 +25,15 @@ export interface Sizes {
   pairs: number;
   /** A/B pairs of `catch-up` (its runs are the longest). */
   catchUpPairs: number;
+  /** Slices per run of the sliced workloads, interleaved across the sides. */
+  slices: number;
 }
 
 const FULL: Record<AdapterName, Sizes> = {
   sqlite: {
-    append1: 20_000,
+    append1: 10_000,
     append100: 400,
-    concurrent: 20_000,
+    concurrent: 10_000,
     readStreams: 500,
     reads: 2_000,
     catchUp: 300_000,
@@ -39,6 +41,7 @@ const FULL: Record<AdapterName, Sizes> = {
     batchSize: 100,
     pairs: 5,
     catchUpPairs: 3,
+    slices: 10,
   },
   postgres: {
     append1: 1_500,
@@ -51,6 +54,7 @@ const FULL: Record<AdapterName, Sizes> = {
     batchSize: 100,
     pairs: 5,
     catchUpPairs: 3,
+    slices: 10,
   },
   mysql: {
     append1: 1_500,
@@ -63,6 +67,7 @@ const FULL: Record<AdapterName, Sizes> = {
     batchSize: 100,
     pairs: 5,
     catchUpPairs: 3,
+    slices: 10,
   },
 };
 
@@ -77,6 +82,7 @@ const QUICK: Sizes = {
   batchSize: 100,
   pairs: 2,
   catchUpPairs: 2,
+  slices: 2,
 };
 
 /** The sizes for an adapter; `--quick` shrinks every workload to a smoke test. */
@@ -101,13 +107,18 @@ export interface Workload {
   describe(sizes: Sizes): string;
   /** Fresh tables (and preloaded rows) for the whole workload; untimed. */
   setup(target: BenchTarget, sizes: Sizes): Promise<void>;
-  /** Brings the tables back to the same state before every run; untimed. */
+  /** Brings the tables back to the same state before every pair; untimed. */
   beforeRun(target: BenchTarget): Promise<void>;
+  /**
+   * Whether a run can be cut into slices that the runner interleaves with the other sides'
+   * slices, so every side sees the same background load (everything but the catch-up).
+   */
+  readonly sliced: boolean;
   /** Whether the raw+head baseline runs too (appends). */
   readonly withHeadBaseline: boolean;
   /** A/B pairs of this workload. */
   pairs(sizes: Sizes): number;
-  /** One timed run; `scale` below 1 makes a shorter warm-up run. */
+  /** One timed run, or the `scale` share of one (a slice, or the warm-up). */
   run(side: SideOps, sizes: Sizes, scale: number): Promise<RunMeasure>;
 }
 
@@ -162,12 +173,44 @@ function appendWorkload(
     describe: (sizes) =>
       `${count(sizes).toLocaleString('en-US')} tx × ${perAppend} event${perAppend > 1 ? 's' : ''}` +
       (writers > 1 ? `, ${writers} writers` : ''),
+    sliced: true,
     withHeadBaseline: true,
     pairs: (sizes) => sizes.pairs,
     setup: (t) => t.resetTables(),
     beforeRun: (t) => t.emptyTables(),
     run: (side, sizes, scale) =>
       timeAppends(side, newStreamAppends(scaled(count(sizes), scale), perAppend), writers),
+  };
+}
+
+/**
+ * Catch-up of a preloaded log: core's `ProjectionProcessor` with a no-op handler (one transaction
+ * per batch: read the checkpoint, read the batch, save the checkpoint, commit) against a raw keyset
+ * read of the same rows and columns in the same batch size (one query per batch, no transaction,
+ * no checkpoint). Whole runs alternate; the log is read, never changed, so no reset in between.
+ */
+function catchUpWorkload(id: string, batchOf: (sizes: Sizes) => number): Workload {
+  return {
+    id,
+    title: 'catch-up, no-op projection vs raw keyset read',
+    target: () => 0.7,
+    describe: (s) => `${s.catchUp.toLocaleString('en-US')} events, batch ${batchOf(s)}`,
+    sliced: false,
+    withHeadBaseline: false,
+    pairs: (sizes) => sizes.catchUpPairs,
+    async setup(t, s) {
+      await t.resetTables();
+      await t.preload(s.catchUp, 100);
+    },
+    beforeRun: async () => undefined,
+    async run(side, sizes, scale) {
+      const total = scaled(sizes.catchUp, scale);
+      const start = performance.now();
+      const events = await side.catchUp({ total, batchSize: batchOf(sizes) });
+      const seconds = (performance.now() - start) / 1000;
+      if (events !== total) throw new Error(`caught up ${events} of ${total} events`);
+      return { events, seconds };
+    },
   };
 }
 
@@ -202,6 +245,7 @@ export const WORKLOADS: readonly Workload[] = [
     title: 'read a 100-event aggregate stream',
     target: () => null,
     describe: (s) => `${s.reads.toLocaleString('en-US')} reads of ${s.readStreams} streams`,
+    sliced: true,
     withHeadBaseline: false,
     pairs: (sizes) => sizes.pairs,
     async setup(t, s) {
@@ -224,25 +268,6 @@ export const WORKLOADS: readonly Workload[] = [
       return { events, seconds: (performance.now() - start) / 1000, latencies };
     },
   },
-  {
-    id: 'catch-up',
-    title: 'catch-up, no-op projection vs raw keyset read',
-    target: () => 0.7,
-    describe: (s) => `${s.catchUp.toLocaleString('en-US')} events, batch ${s.batchSize}`,
-    withHeadBaseline: false,
-    pairs: (sizes) => sizes.catchUpPairs,
-    async setup(t, s) {
-      await t.resetTables();
-      await t.preload(s.catchUp, 100);
-    },
-    beforeRun: async () => undefined,
-    async run(side, sizes, scale) {
-      const total = scaled(sizes.catchUp, scale);
-      const start = performance.now();
-      const events = await side.catchUp({ total, batchSize: sizes.batchSize });
-      const seconds = (performance.now() - start) / 1000;
-      if (events !== total) throw new Error(`caught up ${events} of ${total} events`);
-      return { events, seconds };
-    },
-  },
+  catchUpWorkload('catch-up', (s) => s.batchSize),
+  catchUpWorkload('catch-up-1000', () => 1000),
 ];
