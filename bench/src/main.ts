@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, platform, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type CliOptions, parseCli, USAGE } from './cli.js';
 import { progress } from './progress.js';
 import { renderReport } from './report.js';
@@ -158,8 +158,11 @@ async function main(): Promise<number> {
   } else {
     process.stdout.write(table);
     if (options.json !== undefined) {
-      writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
-      progress(`wrote ${options.json}`);
+      // pnpm runs the script in bench/; a relative path means the caller's directory.
+      const file = resolve(process.env.INIT_CWD ?? process.cwd(), options.json);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+      progress(`wrote ${file}`);
     }
   }
 

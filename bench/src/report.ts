@@ -31,7 +31,9 @@ function goal(result: WorkloadResult): string {
 
 function rss(side: SideResult | undefined): string {
   if (side?.rss === undefined) return '—';
-  return `${formatMiB(side.rss.peakBytes)} (+${formatMiB(side.rss.growthBytes)})`;
+  const { peakBytes, growthBytes, lateGrowthBytes } = side.rss;
+  const late = lateGrowthBytes >= 0 ? `+${formatMiB(lateGrowthBytes)}` : formatMiB(lateGrowthBytes);
+  return `${formatMiB(peakBytes)} (+${formatMiB(growthBytes)}; Q4−Q1 ${late})`;
 }
 
 /** The results as plain-text tables: rates and ratios, then the RSS of the big catch-up. */
@@ -71,7 +73,13 @@ export function renderReport(report: BenchReport): string {
   if (memory.length > 0) {
     parts.push(
       renderTable(
-        ['target', 'workload', 'size', 'pup peak RSS (growth)', 'raw peak RSS (growth)'],
+        [
+          'target',
+          'workload',
+          'size',
+          'pup peak RSS (growth; Q4−Q1)',
+          'raw peak RSS (growth; Q4−Q1)',
+        ],
         memory.map((r) => [r.target, r.workload, r.size, rss(r.pup), rss(r.raw)]),
       ),
     );

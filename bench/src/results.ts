@@ -18,7 +18,20 @@ export interface SideResult {
   p50Ms?: number;
   p99Ms?: number;
   /** Only for `catch-up-rss`: resident set size of the child process, in bytes. */
-  rss?: { startBytes: number; peakBytes: number; endBytes: number; growthBytes: number };
+  rss?: {
+    startBytes: number;
+    peakBytes: number;
+    endBytes: number;
+    /** Peak minus start. */
+    growthBytes: number;
+    /** Highest RSS in each quarter of the catch-up. */
+    quarterPeakBytes: number[];
+    /**
+     * Peak of the last quarter minus peak of the first: near zero when memory is bounded by the
+     * batch size, growing with the log when it is not.
+     */
+    lateGrowthBytes: number;
+  };
 }
 
 /** One workload on one target. */

@@ -24,6 +24,8 @@ export interface RssChildResult {
   startBytes: number;
   peakBytes: number;
   endBytes: number;
+  /** Highest RSS seen in each quarter of the catch-up (about 40 main-thread samples per run). */
+  quarterPeakBytes: number[];
 }
 
 /** Samples the whole process's RSS every 5 ms from its own thread (the main one may be blocked). */
@@ -47,17 +49,22 @@ async function main(): Promise<void> {
   (globalThis as { gc?: () => void }).gc?.();
   const startBytes = process.memoryUsage.rss();
   peak[0] = startBytes;
-  const sample = () => {
+  const quarterPeakBytes = [0, 0, 0, 0];
+  const sample = (seen: number) => {
     const rss = process.memoryUsage.rss();
     if (rss > peak[0]!) peak[0] = rss;
+    const quarter = Math.min(3, Math.floor((4 * Math.max(0, seen - 1)) / spec.total));
+    if (rss > quarterPeakBytes[quarter]!) quarterPeakBytes[quarter] = rss;
   };
   const reportEvery = Math.max(spec.batchSize, Math.round(spec.total / 5));
+  // About 40 main-thread samples per run (every 25,000 events of a million), on batch boundaries.
+  const sampleEvery = Math.max(1, Math.floor(spec.total / 40 / spec.batchSize)) * spec.batchSize;
   const start = performance.now();
   const events = await target[spec.side].catchUp({
     total: spec.total,
     batchSize: spec.batchSize,
     onBatch: (seen) => {
-      if (seen % 10_000 < spec.batchSize) sample();
+      if (seen % sampleEvery < spec.batchSize) sample(seen);
       if (seen % reportEvery < spec.batchSize) {
         progress(
           `[${spec.targetId}] catch-up-rss ${spec.side} ${seen.toLocaleString('en-US')} events`,
@@ -66,9 +73,16 @@ async function main(): Promise<void> {
     },
   });
   const seconds = (performance.now() - start) / 1000;
-  sample();
+  sample(events);
   const endBytes = process.memoryUsage.rss();
-  const result: RssChildResult = { events, seconds, startBytes, peakBytes: peak[0]!, endBytes };
+  const result: RssChildResult = {
+    events,
+    seconds,
+    startBytes,
+    peakBytes: peak[0]!,
+    endBytes,
+    quarterPeakBytes,
+  };
   await sampler.terminate();
   await target.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);

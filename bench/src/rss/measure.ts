@@ -90,6 +90,8 @@ export async function runRssWorkload(
         peakBytes: r.peakBytes,
         endBytes: r.endBytes,
         growthBytes: r.peakBytes - r.startBytes,
+        quarterPeakBytes: r.quarterPeakBytes,
+        lateGrowthBytes: r.quarterPeakBytes[3]! - r.quarterPeakBytes[0]!,
       },
     };
     progress(

@@ -10,7 +10,12 @@ import postgres from 'postgres';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { importOptional, packageVersion } from './load.js';
-import { PostgresSchemaAdmin, postgresEnvironment, rowValues } from './postgres-shared.js';
+import {
+  PostgresSchemaAdmin,
+  postgresEnvironment,
+  pupPostgresOptions,
+  rowValues,
+} from './postgres-shared.js';
 import {
   keysetReadSql,
   multiRowInsertSql,
@@ -24,7 +29,10 @@ type Sql = postgres.Sql;
 type TransactionSql = postgres.TransactionSql;
 
 interface PupPostgresJsModule {
-  createPostgresJsEventStore(sql: Sql, options?: EventStoreOptions): EventStore<TransactionSql>;
+  createPostgresJsEventStore(
+    sql: Sql,
+    options?: EventStoreOptions & { notify?: boolean },
+  ): EventStore<TransactionSql>;
 }
 
 /** Connections shared by pup and raw: the 8 writers plus pup's listener. */
@@ -73,7 +81,7 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
     async open() {
       await sql`SELECT 1`;
       if (unavailable === null) {
-        store = loaded.module!.createPostgresJsEventStore(sql, { tables });
+        store = loaded.module!.createPostgresJsEventStore(sql, { tables, ...pupPostgresOptions() });
       }
     },
     async close() {

@@ -10,7 +10,12 @@ import pg from 'pg';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { importOptional, packageVersion } from './load.js';
-import { PostgresSchemaAdmin, postgresEnvironment, rowValues } from './postgres-shared.js';
+import {
+  PostgresSchemaAdmin,
+  postgresEnvironment,
+  pupPostgresOptions,
+  rowValues,
+} from './postgres-shared.js';
 import {
   keysetReadSql,
   multiRowInsertSql,
@@ -21,7 +26,10 @@ import {
 import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
 
 interface PupPgModule {
-  createPgEventStore(pool: pg.Pool, options?: EventStoreOptions): EventStore<pg.PoolClient>;
+  createPgEventStore(
+    pool: pg.Pool,
+    options?: EventStoreOptions & { notify?: boolean },
+  ): EventStore<pg.PoolClient>;
 }
 
 /** Connections in the pool shared by pup and raw: the 8 writers plus pup's listener. */
@@ -74,7 +82,7 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     async open() {
       await pool.query('SELECT 1');
       if (unavailable === null) {
-        store = loaded.module!.createPgEventStore(pool, { tables });
+        store = loaded.module!.createPgEventStore(pool, { tables, ...pupPostgresOptions() });
       }
     },
     async close() {

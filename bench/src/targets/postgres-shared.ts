@@ -76,7 +76,10 @@ export function rowValues(rows: readonly RawEventRow[]): unknown[] {
 export async function postgresEnvironment(
   query: (text: string) => Promise<Record<string, unknown>[]>,
 ): Promise<Record<string, string>> {
-  const environment: Record<string, string> = {};
+  const environment: Record<string, string> = {
+    pup_notify:
+      pupPostgresOptions().notify === false ? 'off (PUP_BENCH_PG_NOTIFY=0)' : 'on (default)',
+  };
   for (const setting of [
     'server_version',
     'synchronous_commit',
@@ -89,4 +92,13 @@ export async function postgresEnvironment(
     environment[setting] = String(Object.values(rows[0] ?? {})[0] ?? '?');
   }
   return environment;
+}
+
+/**
+ * Options the benchmark passes to pup's PostgreSQL stores: the defaults, except that
+ * `PUP_BENCH_PG_NOTIFY=0` turns the LISTEN/NOTIFY wake-up off (`notify: false`) to measure what
+ * the per-append `pg_notify` costs.
+ */
+export function pupPostgresOptions(): { notify?: boolean } {
+  return process.env.PUP_BENCH_PG_NOTIFY === '0' ? { notify: false } : {};
 }
