@@ -95,6 +95,7 @@ export {
   type CrashRecord,
   type CrashWorkerCommand,
   describeProjectionConformance,
+  describeProjectionCrashConformance,
   describeProjectionFailureConformance,
   describeProjectionPartitionConformance,
   describeProjectionProcessingConformance,

@@ -1,5 +1,6 @@
 import type { EventStoreOptions } from '../options.js';
 import type { EventStore } from '../types.js';
+import type { CrashWorkerCommand } from './projections/crash.js';
 
 /** A test body; may return a promise. */
 export type TestFn = () => unknown | Promise<unknown>;
@@ -53,8 +54,8 @@ export interface ConformanceCapabilities {
    */
   concurrentTransactions?: boolean;
   /**
-   * The harness can start the store in a child process for the crash test
-   * (see {@link ConformanceHarness.crashWorkerModule}). @default false
+   * The harness can start a worker process on the database of a store it created, for the
+   * projection crash test (see {@link ConformanceHarness.crashWorker}). @default false
    */
   crashRecovery?: boolean;
   /**
@@ -78,4 +79,10 @@ export interface ConformanceHarness<Tx = any> {
   createStore(options?: EventStoreOptions): Promise<ConformanceStore<Tx>>;
   /** @default {} */
   capabilities?: ConformanceCapabilities;
+  /**
+   * The command that starts a crash-test worker on the database of `subject`, a store this
+   * harness created: a program that opens that same database and calls
+   * `runProjectionCrashWorker(store)`. Used when `capabilities.crashRecovery` is true.
+   */
+  crashWorker?(subject: ConformanceStore<Tx>): CrashWorkerCommand | Promise<CrashWorkerCommand>;
 }

@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import type { Projection } from '../../projection/types.js';
 import type { EventStore, PersistedEvent } from '../../types.js';
+import { itIf, withFreshStore } from '../helpers.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import {
   appendEvents,
   assertConsistentWithCheckpoint,
@@ -373,4 +375,31 @@ export async function runProjectionCrashWorker(
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+}
+
+/**
+ * Registers the crash-recovery group: {@link runProjectionCrashScenario} against a fresh store of
+ * the harness, with the worker from `harness.crashWorker`. Skipped with a reason unless the
+ * harness declares `capabilities.crashRecovery` and provides `crashWorker`.
+ */
+export function describeProjectionCrashConformance(
+  api: ConformanceTestApi,
+  harness: ConformanceHarness,
+): void {
+  const supported =
+    harness.capabilities?.crashRecovery === true && typeof harness.crashWorker === 'function';
+  api.describe('projections: crash recovery', () => {
+    itIf(
+      api,
+      supported,
+      'a worker killed with SIGKILL mid-batch restarts and applies every event exactly once',
+      'the harness declares no crash worker (capabilities.crashRecovery and crashWorker)',
+      () =>
+        withFreshStore(harness, async (subject) => {
+          const worker = await harness.crashWorker!(subject);
+          const report = await runProjectionCrashScenario({ store: subject.store, worker });
+          assert.equal(report.crashes.length, 2);
+        }),
+    );
+  });
 }

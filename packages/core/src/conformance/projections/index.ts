@@ -1,4 +1,5 @@
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { describeProjectionCrashConformance } from './crash.js';
 import { describeProjectionFailureConformance } from './failures.js';
 import { describeProjectionPartitionConformance } from './partitions.js';
 import { describeProjectionProcessingConformance } from './processing.js';
@@ -10,6 +11,7 @@ export {
   CRASH_WORKER_ENV,
   type CrashRecord,
   type CrashWorkerCommand,
+  describeProjectionCrashConformance,
   type ProjectionCrashScenarioOptions,
   type ProjectionCrashScenarioReport,
   type ProjectionCrashWorkerOptions,
@@ -28,7 +30,8 @@ export {
 
 /**
  * Registers every projection conformance group: processing (exactly-once effects, order, resume,
- * stop), scope, partitions, failures and stops, status, and wake-up through `waitForEvents`.
+ * stop), scope, partitions, failures and stops, status, wake-up through `waitForEvents`, and crash
+ * recovery (when the harness can start a worker process).
  * Projections run with core's {@link ProjectionProcessor}, so the groups check that the store
  * gives it what it relies on: transactions that commit a read model and a checkpoint together or
  * not at all, and reads that resume exactly after a checkpoint.
@@ -45,4 +48,5 @@ export function describeProjectionConformance(
   describeProjectionFailureConformance(testApi, harness);
   describeProjectionStatusConformance(testApi, harness);
   describeProjectionWakeUpConformance(testApi, harness);
+  describeProjectionCrashConformance(testApi, harness);
 }
