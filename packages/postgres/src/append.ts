@@ -17,65 +17,89 @@ import type { PostgresTables } from './schema.js';
 /** How often an append whose expectation became true while it ran is retried. */
 const MAX_ATTEMPTS = 5;
 
-/** The statements an append runs. @internal */
+type Shape = 'single' | 'many';
+type HeadPath = 'upsert' | 'update';
+
+/** The statements an append runs, by number of events, head path and notification. @internal */
 export interface AppendStatements {
-  append: Statement;
+  statements: Record<`${Shape}/${HeadPath}/${'notify' | 'silent'}`, Statement>;
+  /** Reads a stream's version after a failed check. */
   streamVersion: Statement;
 }
+
+const EVENT_INSERT_COLUMNS = `bounded_context, aggregate_type, aggregate_id, aggregate_version,
+    event_id, event_type, event_version, payload, trace_id, correlation_id, causation_id,
+    metadata, created_at`;
 
 /**
  * One statement does the whole append, in one round trip:
  *
- * 1. The head row is locked and checked: a new stream is inserted with `ON CONFLICT DO UPDATE`
- *    (concurrent first appends wait on each other and then take the conflict path; any() just
- *    adds to the version), an existing one is updated. Both only succeed when the current version
- *    lies in [$4, $5] ($5 NULL = unbounded), which encodes the ExpectedVersion.
- * 2. The events are inserted from `unnest` of one array per column, numbered from the head's old
- *    version. When the check failed there is no head row, so no event row and no `nextval`: a lost
- *    race burns no global position.
- * 3. One `pg_notify` per append; PostgreSQL folds equal notifications of a transaction into one.
+ * 1. The head row is locked and checked. `upsert` (expectations a missing stream satisfies:
+ *    any, noStream, exact(0)) inserts it with `ON CONFLICT DO UPDATE`: concurrent first appends
+ *    wait on each other and then take the conflict path. `update` (streamExists, exact(n > 0))
+ *    updates an existing row. Either only succeeds when the current version lies in [$4, $5]
+ *    ($5 NULL = unbounded), which encodes the ExpectedVersion.
+ * 2. The events are inserted, numbered from the head's old version: from `unnest` of one array
+ *    per column (`many`), or from scalar parameters (`single`, the common one-event append, which
+ *    saves the server parsing nine arrays). When the check failed there is no head row, so no
+ *    event row and no `nextval`: a lost race burns no global position, and no row comes back.
+ * 3. Optionally one `pg_notify`; PostgreSQL folds equal notifications of a transaction into one.
+ *
+ * Rows returned: one per event, `(from_version, global_position, transaction_id)`.
  */
-function appendSql(t: PostgresTables, notify: boolean): string {
+function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: boolean): string {
   const inRange =
     'h.aggregate_version >= $4::bigint AND h.aggregate_version <= coalesce($5::bigint, h.aggregate_version)';
-  return `WITH inserted_head AS (
-  INSERT INTO ${t.aggregateHeads} AS h (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-  SELECT $1::text, $2::text, $3::text, $6::bigint WHERE $4::bigint = 0
+  const head =
+    path === 'upsert'
+      ? `INSERT INTO ${t.aggregateHeads} AS h (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+  VALUES ($1::text, $2::text, $3::text, $6::bigint)
   ON CONFLICT (bounded_context, aggregate_type, aggregate_id) DO UPDATE
     SET aggregate_version = h.aggregate_version + excluded.aggregate_version, updated_at = now()
     WHERE ${inRange}
-  RETURNING h.aggregate_version - $6::bigint AS from_version
-), updated_head AS (
-  UPDATE ${t.aggregateHeads} AS h
+  RETURNING h.aggregate_version - $6::bigint AS from_version`
+      : `UPDATE ${t.aggregateHeads} AS h
     SET aggregate_version = h.aggregate_version + $6::bigint, updated_at = now()
-  WHERE $4::bigint > 0 AND h.bounded_context = $1::text AND h.aggregate_type = $2::text
-    AND h.aggregate_id = $3::text AND ${inRange}
-  RETURNING h.aggregate_version - $6::bigint AS from_version
-), head AS (
-  SELECT from_version FROM inserted_head UNION ALL SELECT from_version FROM updated_head
-), inserted AS (
-  INSERT INTO ${t.events} (bounded_context, aggregate_type, aggregate_id, aggregate_version,
-    event_id, event_type, event_version, payload, trace_id, correlation_id, causation_id,
-    metadata, created_at)
-  SELECT $1::text, $2::text, $3::text, head.from_version + e.ordinal, e.event_id, e.event_type,
+  WHERE h.bounded_context = $1::text AND h.aggregate_type = $2::text AND h.aggregate_id = $3::text
+    AND ${inRange}
+  RETURNING h.aggregate_version - $6::bigint AS from_version`;
+  const source =
+    shape === 'many'
+      ? `SELECT $1::text, $2::text, $3::text, head.from_version + e.ordinal, e.event_id, e.event_type,
     e.event_version, e.payload, e.trace_id, e.correlation_id, e.causation_id, e.metadata,
     e.created_at
   FROM head CROSS JOIN unnest($7::uuid[], $8::text[], $9::integer[], $10::bytea[], $11::text[],
     $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[])
     WITH ORDINALITY AS e(event_id, event_type, event_version, payload, trace_id, correlation_id,
       causation_id, metadata, created_at, ordinal)
-  ORDER BY e.ordinal
-  RETURNING global_position, transaction_id
+  ORDER BY e.ordinal`
+      : `SELECT $1::text, $2::text, $3::text, head.from_version + 1, $7::uuid, $8::text,
+    $9::integer, $10::bytea, $11::text, $12::text, $13::text, $14::text::jsonb, $15::timestamptz
+  FROM head`;
+  return `WITH head AS (
+  ${head}
+), inserted AS (
+  INSERT INTO ${t.events} (${EVENT_INSERT_COLUMNS})
+  ${source}
+  RETURNING global_position
 )${notify ? `, notified AS (SELECT pg_notify('${t.channel}', '') FROM head)` : ''}
-SELECT (SELECT from_version FROM head),
-  (SELECT string_agg(global_position::text, ',' ORDER BY global_position) FROM inserted),
-  (SELECT min(transaction_id)::text FROM inserted)${notify ? ',\n  (SELECT count(*) FROM notified)' : ''}`;
+SELECT (SELECT from_version FROM head), inserted.global_position::text,
+  pg_current_xact_id()::text${notify ? ', (SELECT count(*) FROM notified)' : ''}
+FROM inserted
+ORDER BY inserted.global_position`;
 }
 
 /** @internal */
-export function appendStatements(t: PostgresTables, notify: boolean): AppendStatements {
+export function appendStatements(t: PostgresTables): AppendStatements {
+  const statements = {} as AppendStatements['statements'];
+  for (const shape of ['single', 'many'] as const) {
+    for (const path of ['upsert', 'update'] as const) {
+      statements[`${shape}/${path}/notify`] = statement(appendSql(t, shape, path, true));
+      statements[`${shape}/${path}/silent`] = statement(appendSql(t, shape, path, false));
+    }
+  }
   return {
-    append: statement(appendSql(t, notify)),
+    statements,
     streamVersion: statement(
       `SELECT aggregate_version FROM ${t.aggregateHeads}
 WHERE bounded_context = $1::text AND aggregate_type = $2::text AND aggregate_id = $3::text`,
@@ -97,10 +121,36 @@ function versionRange(expected: ExpectedVersion): [number, number | null] {
   }
 }
 
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function appendParams(append: PreparedAppend): unknown[] {
   const { stream, events } = append;
   const [lowest, highest] = versionRange(append.expected);
   const n = events.length;
+  if (n === 1) {
+    const event = events[0]!;
+    return [
+      stream.boundedContext,
+      stream.aggregateType,
+      stream.aggregateId,
+      lowest,
+      highest,
+      1,
+      event.eventId,
+      event.eventType,
+      event.eventVersion,
+      toBuffer(event.payloadBytes),
+      event.traceId,
+      event.correlationId,
+      event.causationId,
+      event.metadataJson,
+      event.createdAt.toISOString(),
+    ];
+  }
   const ids = new Array<string>(n);
   const types = new Array<string>(n);
   const versions = new Array<number>(n);
@@ -142,7 +192,8 @@ function appendParams(append: PreparedAppend): unknown[] {
 }
 
 /**
- * Validates, encodes and appends events to one stream in one statement.
+ * Validates, encodes and appends events to one stream in one statement; `notify` sends the
+ * wake-up notification from that statement.
  * @internal
  */
 export async function appendEvents<Tx>(
@@ -153,33 +204,41 @@ export async function appendEvents<Tx>(
   tx: Tx,
   expected: ExpectedVersion,
   events: readonly NewEvent[],
+  notify: boolean,
 ): Promise<AppendResult> {
   const append = prepareAppend(expected, events, serializer);
   const params = appendParams(append);
+  const shape = append.events.length === 1 ? 'single' : 'many';
+  const path = (params[3] as number) === 0 ? 'upsert' : 'update';
+  const appendStatement = statements.statements[`${shape}/${path}/${notify ? 'notify' : 'silent'}`];
   const { stream } = append;
   for (let attempt = 1; ; attempt++) {
-    let row: unknown[] | undefined;
+    let rows: unknown[][];
     try {
-      row = (await driver.query(tx, statements.append, params))[0];
+      rows = await driver.query(tx, appendStatement, params);
     } catch (error) {
       throw mapAppendError(error, driver, tables, stream, append.expected);
     }
-    if (row !== undefined && row[0] !== null && row[0] !== undefined) {
-      const fromVersion = Number(row[0]);
-      const transactionId = String(row[2]);
-      const positions = String(row[1]).split(',');
-      const globalPositions = positions.map(Number);
-      const checkpoints = positions.map((position) => encodeCheckpoint(transactionId, position));
+    if (rows.length > 0) {
+      const fromVersion = Number(rows[0]![0]);
+      const transactionId = String(rows[0]![2]);
+      const globalPositions = new Array<number>(rows.length);
+      const checkpoints = new Array<string>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const position = String(rows[i]![1]);
+        globalPositions[i] = Number(position);
+        checkpoints[i] = encodeCheckpoint(transactionId, position);
+      }
       return buildAppendResult(append, fromVersion, globalPositions, checkpoints);
     }
     // The check failed. The head row (when it exists) is locked by now, so this reads the version
     // that made it fail, unless a concurrent append changed it in between (then retry).
-    const rows = await driver.query(tx, statements.streamVersion, [
+    const current = await driver.query(tx, statements.streamVersion, [
       stream.boundedContext,
       stream.aggregateType,
       stream.aggregateId,
     ]);
-    const actual = rows.length === 0 ? 0 : Number(rows[0]![0]);
+    const actual = current.length === 0 ? 0 : Number(current[0]![0]);
     if (!append.expected.matches(actual) || attempt >= MAX_ATTEMPTS) {
       throw new OptimisticConcurrencyError(stream, append.expected, actual);
     }

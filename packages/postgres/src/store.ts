@@ -21,6 +21,7 @@ import {
 } from './checkpoints.js';
 import { type PostgresDriver, statement } from './driver.js';
 import { WakeUps } from './listen.js';
+import { CommitNotifier } from './notify.js';
 import type { ResolvedPostgresOptions } from './options.js';
 import { type ReadStatements, readAggregateStream, readEvents, readStatements } from './read.js';
 import { postgresSchemaSql } from './schema.js';
@@ -59,6 +60,13 @@ export interface PostgresEventStore<Tx> extends EventStore<Tx> {
   getOldestRunningTransaction(): Promise<RunningTransaction | null>;
 }
 
+/** A transaction handle usable as a WeakMap key (pg clients are objects, postgres.js' functions). */
+function handleKey(tx: unknown): object | undefined {
+  return (typeof tx === 'object' && tx !== null) || typeof tx === 'function'
+    ? (tx as object)
+    : undefined;
+}
+
 /**
  * Builds the store on top of a driver; the SQL and logic are the same for every driver.
  * @internal
@@ -68,7 +76,7 @@ export function createPostgresEventStore<Tx>(
   options: ResolvedPostgresOptions,
 ): PostgresEventStore<Tx> {
   const { sql: tables, serializer, logger } = options;
-  const append: AppendStatements = appendStatements(tables, options.notify);
+  const append: AppendStatements = appendStatements(tables);
   const read: ReadStatements = readStatements(tables);
   const checkpoints: CheckpointStatements = checkpointStatements(tables);
   const status: StatusStatements = statusStatements(tables);
@@ -76,16 +84,50 @@ export function createPostgresEventStore<Tx>(
   const wakeUps = new WakeUps(driver, tables.channel, logger);
   const holdBack = new HoldBackMonitor(driver, status, logger, options.holdBackWarningMs);
   const schemaSql = postgresSchemaSql(options.tables);
+  const notifier = new CommitNotifier(driver, tables.channel, logger);
+  /** Transactions opened by `transaction()`, and whether they appended. */
+  const managed = new WeakMap<object, { appended: boolean }>();
 
   return {
     tables: Object.freeze({ ...options.tables }),
 
-    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-      return driver.transaction(fn);
+    async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      if (!options.notify) return driver.transaction(fn);
+      const state = { appended: false };
+      const result = await driver.transaction(async (tx) => {
+        const key = handleKey(tx);
+        if (key !== undefined) managed.set(key, state);
+        try {
+          return await fn(tx);
+        } finally {
+          if (key !== undefined) managed.delete(key);
+        }
+      });
+      if (state.appended) notifier.notify();
+      return result;
     },
 
-    append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult> {
-      return appendEvents(driver, tables, append, serializer, tx, expected, events);
+    async append(
+      tx: Tx,
+      expected: ExpectedVersion,
+      events: readonly NewEvent[],
+    ): Promise<AppendResult> {
+      const key = handleKey(tx);
+      const state = key === undefined ? undefined : managed.get(key);
+      // In our own transactions the notification follows the commit (see CommitNotifier); in a
+      // transaction the caller opened, the append statement notifies, delivered at its commit.
+      const result = await appendEvents(
+        driver,
+        tables,
+        append,
+        serializer,
+        tx,
+        expected,
+        events,
+        options.notify && state === undefined,
+      );
+      if (state !== undefined) state.appended = true;
+      return result;
     },
 
     async readEvents(tx: Tx, readOptions: ReadEventsOptions): Promise<PersistedEvent[]> {
@@ -130,7 +172,7 @@ export function createPostgresEventStore<Tx>(
     },
 
     async close(): Promise<void> {
-      await Promise.all([wakeUps.close(), holdBack.close()]);
+      await Promise.all([wakeUps.close(), holdBack.close(), notifier.close()]);
     },
   };
 }
