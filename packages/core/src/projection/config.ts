@@ -7,11 +7,17 @@ import type { Projection, ProjectionProcessorConfig } from './types.js';
 
 /** {@link ProjectionProcessorConfig} with defaults filled in and every value validated. */
 export interface ResolvedProjectionProcessorConfig {
+  /** Events read and handled per transaction. */
   readonly batchSize: number;
+  /** Longest wait for new events once caught up, in milliseconds. */
   readonly pollIntervalMs: number;
+  /** This processor's partition. */
   readonly partitionKey: number;
+  /** How many partitions share the projection; 1 = not partitioned. */
   readonly totalPartitions: number;
+  /** Decides which aggregate belongs to which partition. */
   readonly partitionStrategy: PartitionStrategy;
+  /** Where the processor logs, or `undefined` for no logging. */
   readonly logger: Logger | undefined;
 }
 

@@ -19,7 +19,7 @@ import { waitForNewEvents } from './wait.js';
 /** Signal of runs started without one: never aborts. */
 const NEVER_ABORTED = new AbortController().signal;
 
-/** Thrown inside a batch's transaction to roll it back when a handler fails during a stop. */
+/** Thrown inside a batch's transaction to roll it back when the run is stopped mid-batch. */
 const STOPPED = Symbol('stopped');
 
 type EventFilter = (event: PersistedEvent) => boolean;
@@ -37,10 +37,11 @@ type EventFilter = (event: PersistedEvent) => boolean;
  *   partition are not handed to `handle`, but they still advance the checkpoint.
  * - When a handler throws, the batch is rolled back (checkpoint and read model unchanged) and
  *   `run` rejects with a {@link ProjectionError} naming the projection and the event.
- * - When the `signal` aborts, no further event of the batch in flight is handed to `handle`; the
- *   events already handled are committed with the checkpoint of the last of them, and `run`
- *   resolves. If a handler throws while the signal is aborted (an `AbortError`, typically), the
- *   batch is rolled back instead and `run` still resolves.
+ * - When the `signal` aborts while a batch is being handled, no further event is handed to
+ *   `handle` and the batch is rolled back (a handler may have stopped half-way when it saw the
+ *   signal), so checkpoint and read model stay as they were before it; `run` then resolves. The
+ *   next run handles that batch again. A handler that throws after the abort (an `AbortError`,
+ *   typically) is part of the stop, not a failure.
  * - Once caught up it waits `pollIntervalMs`, or less when the store's `waitForEvents` reports new
  *   events; it never busy-loops.
  *
@@ -103,9 +104,7 @@ export class ProjectionProcessor<Tx = unknown> {
   async run(projection: Projection<Tx>, options: RunOptions = {}): Promise<void> {
     const resolved = resolveProjection(projection);
     const signal = options?.signal ?? NEVER_ABORTED;
-    if (!(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal', 'must be an AbortSignal');
-    }
+    if (!isAbortSignal(signal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
     if (signal.aborted) return;
     await new ProjectionRun(this.store, this.config, resolved, signal).run();
   }
@@ -193,9 +192,8 @@ class ProjectionRun<Tx> {
     const count = events.length;
     const context: ProjectionContext<Tx> = { tx, signal };
     let handled = 0;
-    let i = 0;
-    for (; i < count; i++) {
-      if (signal.aborted) break;
+    for (let i = 0; i < count; i++) {
+      if (signal.aborted) throw STOPPED;
       const event = events[i]!;
       if (filter !== null && !filter(event)) continue;
       try {
@@ -207,22 +205,26 @@ class ProjectionRun<Tx> {
         if (signal.aborted) throw STOPPED;
         this.failure = new ProjectionError(
           this.resolved.name,
-          `handler failed at global position ${event.globalPosition}`,
+          `handler failed at global position ${event.globalPosition}: ${describe(cause)}`,
           { cause, globalPosition: event.globalPosition, checkpoint: event.checkpoint },
         );
         throw this.failure;
       }
       handled++;
     }
+    // Aborted during the last handler: it may have stopped half-way.
+    if (signal.aborted) throw STOPPED;
     this.batchHandled = handled;
-    if (i > 0) await store.saveCheckpoint(tx, checkpointName, events[i - 1]!.checkpoint);
-    return i;
+    if (count > 0) await store.saveCheckpoint(tx, checkpointName, events[count - 1]!.checkpoint);
+    return count;
   }
 
   private toProjectionError(error: unknown): ProjectionError {
-    if (error !== undefined && error === this.failure) return this.failure;
-    const reason = error instanceof Error ? error.message : String(error);
-    return new ProjectionError(this.resolved.name, `batch failed: ${reason}`, { cause: error });
+    // A handler failed: that is the failure to report, even if the rollback failed as well.
+    if (this.failure !== undefined) return this.failure;
+    return new ProjectionError(this.resolved.name, `batch failed: ${describe(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -239,4 +241,18 @@ function buildFilter<Tx>(
     (boundedContexts === null || boundedContexts.has(event.boundedContext)) &&
     (!partitioned ||
       partitionStrategy.shouldProcess(event.aggregateId, partitionKey, totalPartitions));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Duck-typed, so signals of another realm or a polyfill are accepted too. */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  );
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
 import type { EventStore } from '../types.js';
-import { ProjectionProcessor } from './processor.js';
+import { isAbortSignal, ProjectionProcessor } from './processor.js';
 import type { Projection, ProjectionProcessorConfig, RunOptions } from './types.js';
 
 /** One projection and the processor that runs it, for {@link runProjections}. */
@@ -67,7 +67,7 @@ export async function runProjections<Tx>(
     seen.add(name);
   });
   const outer = options?.signal;
-  if (outer !== undefined && !(outer instanceof AbortSignal)) {
+  if (outer !== undefined && !isAbortSignal(outer)) {
     throw new InvalidArgumentError('signal', 'must be an AbortSignal');
   }
   if (outer?.aborted) return;
