@@ -374,3 +374,30 @@ describe('ProjectionProcessor.run', () => {
     expect(entries.at(-1)).toMatchObject({ level: 'error', message: 'projection failed' });
   });
 });
+
+describe('ProjectionProcessor: one run per checkpoint', () => {
+  it('rejects a second concurrent run on the same checkpoint and store', async () => {
+    const store = createInMemoryEventStore();
+    const controller = new AbortController();
+    const first = new ProjectionProcessor(store, { pollIntervalMs: 5 }).run(collecting('dup'), {
+      signal: controller.signal,
+    });
+    await expect(
+      new ProjectionProcessor(store).run(collecting('dup'), { signal: controller.signal }),
+    ).rejects.toMatchObject({ code: 'INVALID_CONFIG', option: 'projection.name' });
+    // Other partitions of the same projection are other checkpoints.
+    const partition = new ProjectionProcessor(store, {
+      partitionKey: 1,
+      totalPartitions: 2,
+      pollIntervalMs: 5,
+    }).run(collecting('dup'), { signal: controller.signal });
+    controller.abort();
+    await first;
+    await partition;
+    // Once stopped, the checkpoint is free again.
+    const again = new AbortController();
+    const second = new ProjectionProcessor(store).run(collecting('dup'), { signal: again.signal });
+    again.abort();
+    await expect(second).resolves.toBeUndefined();
+  });
+});

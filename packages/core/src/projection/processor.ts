@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ProjectionError } from '../errors.js';
+import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
 import type { EventStore, PersistedEvent } from '../types.js';
 import {
   assertProjectionStore,
@@ -18,6 +18,10 @@ import { waitForNewEvents } from './wait.js';
 
 /** Signal of runs started without one: never aborts. */
 const NEVER_ABORTED = new AbortController().signal;
+
+/** Checkpoints being processed in this process, per store: two runs on one checkpoint would
+ * handle the same events twice. */
+const runningCheckpoints = new WeakMap<EventStore<any>, Set<string>>();
 
 /** Thrown inside a batch's transaction to roll it back when the run is stopped mid-batch. */
 const STOPPED = Symbol('stopped');
@@ -46,7 +50,8 @@ type EventFilter = (event: PersistedEvent) => boolean;
  *   events; it never busy-loops.
  *
  * Run one processor per checkpoint: two workers with the same projection name and partition must
- * not run at the same time.
+ * not run at the same time. Within one process this is enforced: a second `run` on a checkpoint
+ * that is already being processed on the same store rejects with {@link InvalidConfigError}.
  *
  * @example
  * const processor = new ProjectionProcessor(store, { batchSize: 500 });
@@ -97,7 +102,8 @@ export class ProjectionProcessor<Tx = unknown> {
    * Processes the log until `options.signal` aborts, then resolves once the batch in flight has
    * committed or rolled back. Resolves at once when the signal is already aborted.
    *
-   * @throws {InvalidConfigError} (as a rejection) when the projection definition is invalid.
+   * @throws {InvalidConfigError} (as a rejection) when the projection definition is invalid, or its
+   * checkpoint is already being processed on this store in this process.
    * @throws {ProjectionError} (as a rejection) when a handler throws or the store fails; the
    * failing batch was rolled back. `cause` holds the original error.
    */
@@ -106,13 +112,30 @@ export class ProjectionProcessor<Tx = unknown> {
     const signal = options?.signal ?? NEVER_ABORTED;
     if (!isAbortSignal(signal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
     if (signal.aborted) return;
-    await new ProjectionRun(this.store, this.config, resolved, signal).run();
+    const run = new ProjectionRun(this.store, this.config, resolved, signal);
+    let running = runningCheckpoints.get(this.store);
+    if (running === undefined) {
+      running = new Set();
+      runningCheckpoints.set(this.store, running);
+    }
+    if (running.has(run.checkpointName)) {
+      throw new InvalidConfigError(
+        'projection.name',
+        `checkpoint ${JSON.stringify(run.checkpointName)} is already being processed in this process`,
+      );
+    }
+    running.add(run.checkpointName);
+    try {
+      await run.run();
+    } finally {
+      running.delete(run.checkpointName);
+    }
   }
 }
 
 /** State of one `run` call. Kept apart from the processor so the hot loop only touches locals. */
 class ProjectionRun<Tx> {
-  private readonly checkpointName: string;
+  readonly checkpointName: string;
   private readonly filter: EventFilter | null;
   private readonly fields: Record<string, unknown>;
   /** The failure raised by the last batch, to tell it from errors of the store. */
