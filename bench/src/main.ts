@@ -102,18 +102,34 @@ async function main(): Promise<number> {
     results: [],
   };
 
+  const entries = TARGETS.filter((t) => adapters.includes(t.adapter));
+  // Load every module up front: other builds may clean the packages' dist/ during a long run.
+  await Promise.all(entries.map((entry) => entry.load()));
   try {
-    for (const entry of TARGETS.filter((t) => adapters.includes(t.adapter))) {
-      const target = await entry.create(config);
+    for (const entry of entries) {
+      let target: BenchTarget;
       try {
+        target = await entry.create(config);
         await target.open();
       } catch (error) {
-        throw new Error(
+        const reason =
           `cannot open ${entry.id}: ${error instanceof Error ? error.message : String(error)}` +
-            (entry.adapter === 'postgres'
-              ? ` (set PUP_BENCH_POSTGRES_URL or PUP_TEST_POSTGRES_URL; tried ${config.postgresUrl})`
-              : ''),
-        );
+          (entry.adapter === 'postgres'
+            ? ` (set PUP_BENCH_POSTGRES_URL or PUP_TEST_POSTGRES_URL; tried ${config.postgresUrl})`
+            : '');
+        progress(reason);
+        report.results.push({
+          target: entry.id,
+          adapter: entry.adapter,
+          driver: '?',
+          workload: '*',
+          title: 'open the target',
+          size: '—',
+          status: 'failed',
+          reason,
+          goal: null,
+        });
+        continue;
       }
       try {
         const unavailable = target.pupUnavailable();

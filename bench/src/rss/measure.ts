@@ -71,12 +71,19 @@ export async function runRssWorkload(
 
   const results: Partial<Record<SideName, SideResult>> = {};
   for (const side of sides) {
-    const r = await runChild({
+    const spec: RssChildSpec = {
       targetId: target.id,
       config,
       side,
       total: sizes.rss,
       batchSize: sizes.batchSize,
+    };
+    // One retry: the child loads the packages afresh, which fails while another session's build
+    // is rewriting their dist/.
+    const r = await runChild(spec).catch(async (error: unknown) => {
+      progress(`[${target.id}] catch-up-rss ${side} failed (${String(error)}); retrying once`);
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      return runChild(spec);
     });
     if (r.events !== sizes.rss) {
       throw new Error(`${side} caught up ${r.events} of ${sizes.rss} events`);

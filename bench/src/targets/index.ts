@@ -5,6 +5,8 @@ import type { AdapterName, BenchTarget, TargetConfig } from './types.js';
 export interface TargetEntry {
   id: string;
   adapter: AdapterName;
+  /** Loads the target's modules (and through them the adapter and core) without connecting. */
+  load(): Promise<unknown>;
   create(config: TargetConfig): Promise<BenchTarget>;
 }
 
@@ -17,16 +19,19 @@ export const TARGETS: readonly TargetEntry[] = [
   {
     id: 'sqlite',
     adapter: 'sqlite',
+    load: () => import('./sqlite.js').then((m) => m.loadSqliteAdapter()),
     create: async (config) => (await import('./sqlite.js')).createSqliteTarget(config),
   },
   {
     id: 'postgres-pg',
     adapter: 'postgres',
+    load: () => import('./postgres-pg.js').then((m) => m.loadPgAdapter()),
     create: async (config) => (await import('./postgres-pg.js')).createPgTarget(config),
   },
   {
     id: 'postgres-js',
     adapter: 'postgres',
+    load: () => import('./postgres-js.js').then((m) => m.loadPostgresJsAdapter()),
     create: async (config) => (await import('./postgres-js.js')).createPostgresJsTarget(config),
   },
 ];

@@ -39,11 +39,20 @@ interface PupPostgresJsModule {
 const POOL_SIZE = 10;
 
 /**
+ * Imports the adapter once (before any workload runs, so a rebuild of its `dist` by someone else
+ * in the middle of a long run cannot break the benchmark).
+ */
+let adapter: ReturnType<typeof importOptional<PupPostgresJsModule>> | undefined;
+export function loadPostgresJsAdapter(): ReturnType<typeof importOptional<PupPostgresJsModule>> {
+  adapter ??= importOptional<PupPostgresJsModule>('@pup/postgres');
+  return adapter;
+}
+/**
  * PostgreSQL through postgres.js: pup's `createPostgresJsEventStore` against raw postgres.js
  * queries on the same `sql` instance.
  */
 export async function createPostgresJsTarget(config: TargetConfig): Promise<BenchTarget> {
-  const loaded = await importOptional<PupPostgresJsModule>('@pup/postgres');
+  const loaded = await loadPostgresJsAdapter();
   const tables = postgresTables(config.postgresSchema);
   const sql = postgres(config.postgresUrl, { max: POOL_SIZE, onnotice: () => undefined });
   let store: EventStore<TransactionSql> | null = null;

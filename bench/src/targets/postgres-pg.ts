@@ -37,7 +37,7 @@ const POOL_SIZE = 10;
 
 /** PostgreSQL through `pg` (node-postgres): pup's `createPgEventStore` against raw `pg` queries. */
 export async function createPgTarget(config: TargetConfig): Promise<BenchTarget> {
-  const loaded = await importOptional<PupPgModule>('@pup/postgres');
+  const loaded = await loadPgAdapter();
   const tables = postgresTables(config.postgresSchema);
   const pool = new pg.Pool({ connectionString: config.postgresUrl, max: POOL_SIZE });
   pool.on('error', () => {
@@ -103,6 +103,15 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
   };
 }
 
+/**
+ * Imports the adapter once (before any workload runs, so a rebuild of its `dist` by someone else
+ * in the middle of a long run cannot break the benchmark).
+ */
+let adapter: ReturnType<typeof importOptional<PupPgModule>> | undefined;
+export function loadPgAdapter(): ReturnType<typeof importOptional<PupPgModule>> {
+  adapter ??= importOptional<PupPgModule>('@pup/postgres');
+  return adapter;
+}
 /**
  * The raw baseline: what a careful hand-written `pg` program does for the same rows. `withHead`
  * also creates the stream's head row in the insert statement.

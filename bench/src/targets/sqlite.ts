@@ -27,6 +27,15 @@ const SELECT_COLUMNS = `global_position, ${INSERT_COLUMNS}`;
 const PRELOAD_CHUNK = 50_000;
 
 /**
+ * Imports the adapter once (before any workload runs, so a rebuild of its `dist` by someone else
+ * in the middle of a long run cannot break the benchmark).
+ */
+let adapter: ReturnType<typeof importOptional<PupSqliteModule>> | undefined;
+export function loadSqliteAdapter(): ReturnType<typeof importOptional<PupSqliteModule>> {
+  adapter ??= importOptional<PupSqliteModule>('@pup/sqlite');
+  return adapter;
+}
+/**
  * A schema of the same shape as pup's, used only until `@pup/sqlite` lands; from then on the
  * tables come from the adapter's own `migrate()`.
  */
@@ -66,7 +75,7 @@ CREATE TABLE projection_checkpoints (
  * very same `Database` connection (so pragmas, WAL and synchronous level are identical).
  */
 export async function createSqliteTarget(config: TargetConfig): Promise<BenchTarget> {
-  const loaded = await importOptional<PupSqliteModule>('@pup/sqlite');
+  const loaded = await loadSqliteAdapter();
   let unavailable: string | null = loaded.reason;
   if (loaded.module !== null && typeof loaded.module.createSqliteEventStore !== 'function') {
     unavailable = '@pup/sqlite does not export createSqliteEventStore yet';
