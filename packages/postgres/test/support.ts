@@ -79,6 +79,8 @@ export interface DriverUnderTest<Tx = any> {
   harness(): ConformanceHarness<Tx>;
   /** Runs raw SQL inside a transaction handle of this driver. */
   run(tx: Tx, text: string, params?: unknown[]): Promise<any[]>;
+  /** Runs `fn` in a transaction opened with the driver itself, not with a store. */
+  ownTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
 let adminPool: pg.Pool | undefined;
@@ -166,6 +168,20 @@ export function pgDriver(): DriverUnderTest<pg.PoolClient> {
   const driver: DriverUnderTest<pg.PoolClient> = {
     name: 'pg',
     run,
+    ownTransaction: async (fn) => {
+      const client = await getPool().connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
     createStore: (options) =>
       createTestStore((o) => createPgEventStore(getPool(), o), run, options),
     harness: () => harnessOf(driver),
@@ -192,6 +208,10 @@ export function postgresJsDriver(): DriverUnderTest<postgres.TransactionSql> {
   const driver: DriverUnderTest<postgres.TransactionSql> = {
     name: 'postgres.js',
     run,
+    ownTransaction: async (fn) => {
+      const box = await getSql().begin(async (tx) => ({ value: await fn(tx) }));
+      return box.value;
+    },
     createStore: (options) =>
       createTestStore((o) => createPostgresJsEventStore(getSql(), o), run, options),
     harness: () => harnessOf(driver),

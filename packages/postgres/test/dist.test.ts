@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admin, postgresUrl, uniqueSchema } from './support.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const requireHere = createRequire(join(root, 'package.json'));
+
+/** Builds the package when dist is missing or older than a source file (turbo builds deps only). */
+function ensureBuilt(): void {
+  const newestSource = Math.max(
+    ...readdirSync(join(root, 'src')).map((f) => statSync(join(root, 'src', f)).mtimeMs),
+  );
+  const built = ['index.js', 'index.cjs'].map((f) => join(dist, f));
+  if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newestSource)) return;
+  execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
+    cwd: root,
+    stdio: 'pipe',
+  });
+}
+
+/** Preload that makes a driver package impossible to load, from ESM and from CommonJS. */
+function hidingPreload(hidden: string): string {
+  return `
+import Module, { register } from 'node:module';
+const hidden = ${JSON.stringify(hidden)};
+const isHidden = (s) => s === hidden || s.startsWith(hidden + '/');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (isHidden(request)) {
+    const error = new Error("Cannot find module '" + request + "' (hidden by the test)");
+    error.code = 'MODULE_NOT_FOUND';
+    throw error;
+  }
+  return resolve.call(this, request, ...rest);
+};
+register('data:text/javascript,' + encodeURIComponent(\`
+  export async function resolve(specifier, context, next) {
+    if (specifier === \${JSON.stringify(hidden)} || specifier.startsWith(\${JSON.stringify(hidden + '/')})) {
+      const error = new Error("Cannot find package '" + specifier + "' (hidden by the test)");
+      error.code = 'ERR_MODULE_NOT_FOUND';
+      throw error;
+    }
+    return next(specifier, context);
+  }\`));
+`;
+}
+
+/** A program using one driver, loaded through the built package (ESM and CommonJS). */
+function program(driver: 'pg' | 'postgres'): string {
+  const driverPath = requireHere.resolve(driver);
+  const open =
+    driver === 'pg'
+      ? `const pg = require(${JSON.stringify(driverPath)});
+         const pool = new pg.Pool({ connectionString: url, max: 2 });
+         const make = (m) => m.createPgEventStore(pool, { tables });
+         const end = () => pool.end();`
+      : `const postgres = require(${JSON.stringify(driverPath)});
+         const sql = postgres(url, { max: 2, onnotice: () => {} });
+         const make = (m) => m.createPostgresJsEventStore(sql, { tables });
+         const end = () => sql.end({ timeout: 5 });`;
+  return `
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const url = process.env.PUP_DIST_URL;
+const schema = process.env.PUP_DIST_SCHEMA;
+const tables = { events: schema + '.events', aggregateHeads: schema + '.heads', checkpoints: schema + '.cps' };
+let hiddenLoad = 'loaded';
+try { require(${JSON.stringify(driver === 'pg' ? 'postgres' : 'pg')}); } catch { hiddenLoad = 'hidden'; }
+${open}
+const esm = await import(${JSON.stringify(join(dist, 'index.js'))});
+const cjs = require(${JSON.stringify(join(dist, 'index.cjs'))});
+const { ExpectedVersion } = cjs.__core ?? require(${JSON.stringify(requireHere.resolve('@pup/core'))});
+const results = [];
+for (const m of [esm, cjs]) {
+  const store = make(m);
+  await store.migrate();
+  await store.transaction((tx) => store.append(tx, ExpectedVersion.any(), [
+    { boundedContext: 'dist', aggregateType: 'T', aggregateId: 'a', eventType: 'E', payload: { ok: true } },
+  ]));
+  results.push((await store.transaction((tx) => store.readEvents(tx, { limit: 10 }))).length);
+  await store.close();
+}
+await end();
+console.log(JSON.stringify({ hiddenLoad, results }));
+`;
+}
+
+describe('the built package', () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'pup-dist-'));
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has no runtime import of pg or postgres', () => {
+    for (const file of ['index.js', 'index.cjs']) {
+      const code = readFileSync(join(dist, file), 'utf8');
+      expect(code).not.toMatch(/(from|import|require)\s*\(?\s*["'](pg|postgres)(\/[^"']*)?["']/);
+    }
+  });
+
+  for (const driver of ['pg', 'postgres'] as const) {
+    it(`loads and works with only ${driver} installed (ESM and CommonJS)`, async () => {
+      const other = driver === 'pg' ? 'postgres' : 'pg';
+      const schema = uniqueSchema();
+      await admin().query(`CREATE SCHEMA ${schema}`);
+      try {
+        writeFileSync(join(dir, `hide-${other}.mjs`), hidingPreload(other));
+        writeFileSync(join(dir, `use-${driver}.mjs`), program(driver));
+        const output = execFileSync(
+          process.execPath,
+          ['--import', join(dir, `hide-${other}.mjs`), join(dir, `use-${driver}.mjs`)],
+          {
+            env: { ...process.env, PUP_DIST_URL: postgresUrl(), PUP_DIST_SCHEMA: schema },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({
+          hiddenLoad: 'hidden',
+          results: [1, 2],
+        });
+      } finally {
+        await admin().query(`DROP SCHEMA ${schema} CASCADE`);
+      }
+    });
+  }
+});
