@@ -10,6 +10,7 @@ import {
   type PostgresEventStore,
   type PostgresEventStoreOptions,
 } from '../src/index.js';
+import { crashWorkerCommand } from './crash-support.js';
 
 /** The URL resolved by the global setup. */
 export function postgresUrl(): string {
@@ -145,7 +146,22 @@ function harnessOf<Tx>(driver: DriverUnderTest<Tx>): ConformanceHarness<Tx> {
   return {
     name: `postgres (${driver.name})`,
     createStore: (options) => driver.createStore(options),
-    capabilities: { concurrentTransactions: true, waitForEvents: true },
+    capabilities: { concurrentTransactions: true, waitForEvents: true, crashRecovery: true },
+    crashWorker: (subject) => {
+      const { store, schema } = subject as TestStore<Tx>;
+      const { worker, dispose } = crashWorkerCommand('crash-worker.ts', {
+        PUP_CRASH_PG_URL: postgresUrl(),
+        PUP_CRASH_PG_SCHEMA: schema,
+        PUP_CRASH_PG_TABLES: JSON.stringify(store.tables),
+        PUP_CRASH_PG_DRIVER: driver.name,
+      });
+      const cleanup = subject.cleanup;
+      subject.cleanup = async () => {
+        dispose();
+        await cleanup?.();
+      };
+      return worker;
+    },
   };
 }
 
