@@ -1,26 +1,36 @@
-// Fails when the quick start in the repository's README drifts from src/main.ts.
-// `node check-readme.mjs --write` copies src/main.ts into the README instead.
+// Keeps the code blocks of the repository's README identical to the files they show.
+// A block is written as <!-- include: path/from/repo/root.ts --> ```ts ... ``` <!-- end include -->.
+// `node check-readme.mjs` fails on any drift; `node check-readme.mjs --write` copies the files in.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const readmeUrl = new URL('../../README.md', import.meta.url);
+const root = new URL('../../', import.meta.url);
+const readmeUrl = new URL('README.md', root);
 const readme = readFileSync(readmeUrl, 'utf8');
-const source = readFileSync(new URL('./src/main.ts', import.meta.url), 'utf8');
-const block = readme.match(
-  /<!-- quickstart:start -->\n```ts\n([\s\S]*?)```\n<!-- quickstart:end -->/,
-);
-if (!block) {
-  console.error('README.md has no quick start block between the quickstart markers');
+const block = /<!-- include: (\S+) -->\n```ts\n([\s\S]*?)```\n<!-- end include -->/g;
+const write = process.argv.includes('--write');
+
+let count = 0;
+const drifted = [];
+const updated = readme.replace(block, (whole, path, shown) => {
+  count++;
+  const source = readFileSync(new URL(path, root), 'utf8');
+  if (shown === source) return whole;
+  drifted.push(path);
+  return `<!-- include: ${path} -->\n\`\`\`ts\n${source}\`\`\`\n<!-- end include -->`;
+});
+
+if (count === 0) {
+  console.error('README.md has no <!-- include: … --> code blocks');
   process.exit(1);
 }
-if (process.argv.includes('--write')) {
-  writeFileSync(
-    readmeUrl,
-    readme.replace(block[1], () => source),
+if (write) {
+  writeFileSync(readmeUrl, updated);
+  console.log(`README.md: ${drifted.length} of ${count} included blocks updated`);
+} else if (drifted.length > 0) {
+  console.error(
+    `README.md differs from ${drifted.join(', ')}: run node ${process.argv[1]} --write`,
   );
-  console.log('README.md quick start updated from examples/quickstart/src/main.ts');
-} else if (block[1] !== source) {
-  console.error('README.md quick start differs from examples/quickstart/src/main.ts: copy it over');
   process.exit(1);
 } else {
-  console.log('README quick start matches examples/quickstart/src/main.ts');
+  console.log(`README.md: all ${count} included code blocks match their files`);
 }
