@@ -30,7 +30,7 @@ export class WakeUps {
   wait(options: WaitForEventsOptions): Promise<void> {
     const { signal, timeoutMs } = options ?? ({} as WaitForEventsOptions);
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new InvalidArgumentError('timeoutMs', 'must be a non-negative number');
+      return Promise.reject(new InvalidArgumentError('timeoutMs', 'must be a non-negative number'));
     }
     if (this.closed || signal?.aborted || timeoutMs === 0) return Promise.resolve();
     this.ensureListening();

@@ -12,15 +12,21 @@ import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
 /** The query config pup passes to `pg` (named prepared statements, rows as arrays). */
 export interface PgQueryConfig {
+  /** The statement's SQL. */
   text: string;
+  /** Its parameters. */
   values?: unknown[];
+  /** Name of the prepared statement: parsed once per connection. */
   name?: string;
+  /** Rows as arrays in select-list order. */
   rowMode?: 'array';
 }
 
 /** The parts of a `pg` query result pup reads. */
 export interface PgQueryResult {
+  /** The rows (arrays with `rowMode: 'array'`). */
   rows: any[];
+  /** The command tag, such as `COMMIT` (or `ROLLBACK` for the COMMIT of a failed transaction). */
   command?: string;
 }
 
@@ -29,21 +35,28 @@ export interface PgQueryResult {
  * loads `pg` itself. A real `pg.PoolClient` fits.
  */
 export interface PgPoolClient {
+  /** Runs a (prepared) statement. */
   query(config: PgQueryConfig): Promise<PgQueryResult>;
+  /** Runs SQL text without parameters (simple protocol, several statements allowed). */
   query(text: string): Promise<PgQueryResult>;
+  /** Gives the client back to the pool; with an error (or `true`) the connection is destroyed. */
   release(error?: Error | boolean): void;
+  /** Listens to notifications, errors and the end of the connection (the LISTEN client). */
   on(
     event: 'notification',
     listener: (message: { channel: string; payload?: string }) => void,
   ): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
+  /** Stops listening to one of those events. */
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** The parts of a `pg` `Pool` pup uses. A real `pg.Pool` fits. */
 export interface PgPool<Client extends PgPoolClient = PgPoolClient> {
+  /** Checks a client out (for a transaction, or for the LISTEN connection). */
   connect(): Promise<Client>;
+  /** Runs a statement on any client (status checks, notifications after commit). */
   query(config: PgQueryConfig): Promise<PgQueryResult>;
 }
 

@@ -11,6 +11,7 @@ import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
 /** The parts of a postgres.js pending query pup uses. */
 export interface PostgresJsPendingQuery extends PromiseLike<unknown> {
+  /** Resolves to the rows as arrays in select-list order. */
   values(): PromiseLike<unknown[][]>;
 }
 
@@ -28,7 +29,9 @@ export interface PostgresJsTransactionSql {
 
 /** The parts of a postgres.js `Sql` instance pup uses. A real `postgres()` instance fits. */
 export interface PostgresJsSql extends PostgresJsTransactionSql {
+  /** Runs `fn` in a transaction on a reserved connection. */
   begin(options: string, fn: (sql: any) => unknown): Promise<unknown>;
+  /** Listens on a channel over postgres.js' own listening connection. */
   listen(
     channel: string,
     onNotify: (payload: string) => void,
