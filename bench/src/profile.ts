@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const [targetId, workloadId, side, scaleText] = process.argv.slice(2);
   const workload = WORKLOADS.find((w) => w.id === workloadId);
   if (targetId === undefined || workload === undefined || side === undefined) {
-    throw new Error('usage: profile.ts <target> <workload> <pup|raw|rawHead> [scale]');
+    throw new Error('usage: profile.ts <target> <workload> <pup|raw|rawPlus> [scale]');
   }
   const scratch = mkdtempSync(join(tmpdir(), 'pup-profile-'));
   const config: TargetConfig = {

@@ -18,7 +18,9 @@ let projectionCounter = 0;
 
 /**
  * Catches a fresh projection with a no-op handler up on the whole log through core's
- * `ProjectionProcessor`, and stops it once it has seen `total` events.
+ * `ProjectionProcessor`, and stops it once it has seen `total` events and committed their batch:
+ * the processor rolls back a batch aborted in its handler, so the stop happens when it asks for
+ * the next transaction.
  */
 export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions): Promise<number> {
   const Processor = projectionProcessorClass();
@@ -32,10 +34,16 @@ export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions
     handle() {
       seen += 1;
       if (onBatch !== undefined && seen % batchSize === 0) onBatch(seen);
-      if (seen >= total) controller.abort();
     },
   };
-  const processor = new Processor(store, { batchSize, pollIntervalMs: 5 });
+  const stopping: EventStore<any> = Object.create(store);
+  stopping.transaction = <T>(fn: (tx: unknown) => Promise<T>): Promise<T> => {
+    if (seen < total) return store.transaction(fn);
+    controller.abort();
+    // "Nothing read": the processor sees the abort and returns.
+    return Promise.resolve(0 as T);
+  };
+  const processor = new Processor(stopping, { batchSize, pollIntervalMs: 5 });
   await processor.run(projection, { signal: controller.signal });
   return seen;
 }

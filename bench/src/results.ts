@@ -47,12 +47,12 @@ export interface WorkloadResult {
   reason?: string;
   pup?: SideResult;
   raw?: SideResult;
-  /** The raw baseline that also writes the aggregate head row (append workloads). */
-  rawHead?: SideResult;
+  /** The raw+ baseline: raw plus the head row (appends) or the row decoding (reads). */
+  rawPlus?: SideResult;
   /** pup/raw events/s: median, min and max of the A/B pairs. */
   ratio?: Ratio;
-  /** pup/raw+head events/s over the same pairs (append workloads). */
-  ratioHead?: Ratio;
+  /** pup/raw+ events/s over the same pairs. */
+  ratioPlus?: Ratio;
   /** The ratio the issue asks for, or null. */
   goal: number | null;
   /** Whether the median ratio reaches the goal (absent without a goal or a ratio). */

@@ -9,8 +9,8 @@ const WARM_UP_SCALE = 0.1;
 
 /**
  * Runs one workload on one target: fresh tables, a warm-up run of each side, then `pairs` rounds
- * of every side. A round of a sliced workload interleaves its slices (pup, raw, raw+head, raw,
- * raw+head, pup, …) so that every side sees the same background load; the catch-up alternates
+ * of every side. A round of a sliced workload interleaves its slices (pup, raw, raw+, raw, raw+,
+ * pup, …) so that every side sees the same background load; the catch-up alternates
  * whole runs in rotating order. Without a pup side (adapter not landed yet) it measures the raw
  * baselines alone.
  */
@@ -31,7 +31,7 @@ export async function runWorkload(
   };
   const unavailable = target.pupUnavailable();
   const sides: SideName[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
-  if (workload.withHeadBaseline) sides.push('rawHead');
+  if (workload.withPlusBaseline) sides.push('rawPlus');
   const label = `[${target.id}] ${workload.id}`;
 
   await workload.setup(target, sizes);
@@ -40,7 +40,7 @@ export async function runWorkload(
     await workload.run(target[side], sizes, WARM_UP_SCALE);
   }
 
-  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawHead: [] };
+  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawPlus: [] };
   const pairCount = workload.pairs(sizes);
   const slices = workload.sliced ? sizes.slices : 1;
   for (let pair = 0; pair < pairCount; pair++) {
@@ -68,10 +68,10 @@ export async function runWorkload(
   }
 
   const raw = summarize(measures.raw);
-  const rawHead = workload.withHeadBaseline ? summarize(measures.rawHead) : undefined;
-  const withHead = rawHead === undefined ? {} : { rawHead };
+  const rawPlus = workload.withPlusBaseline ? summarize(measures.rawPlus) : undefined;
+  const withPlus = rawPlus === undefined ? {} : { rawPlus };
   if (unavailable !== null) {
-    return { ...base, status: 'raw-only', reason: unavailable, raw, ...withHead };
+    return { ...base, status: 'raw-only', reason: unavailable, raw, ...withPlus };
   }
   const pup = summarize(measures.pup);
   const ratio = ratioOf(measures.pup, measures.raw);
@@ -80,9 +80,9 @@ export async function runWorkload(
     status: 'ok',
     pup,
     raw,
-    ...withHead,
+    ...withPlus,
     ratio,
-    ...(rawHead === undefined ? {} : { ratioHead: ratioOf(measures.pup, measures.rawHead) }),
+    ...(rawPlus === undefined ? {} : { ratioPlus: ratioOf(measures.pup, measures.rawPlus) }),
     ...(base.goal === null ? {} : { met: ratio.median >= base.goal }),
   };
 }

@@ -114,8 +114,8 @@ export interface Workload {
    * slices, so every side sees the same background load (everything but the catch-up).
    */
   readonly sliced: boolean;
-  /** Whether the raw+head baseline runs too (appends). */
-  readonly withHeadBaseline: boolean;
+  /** Whether the raw+ baseline runs too (raw + head row, or raw + decoding). */
+  readonly withPlusBaseline: boolean;
   /** A/B pairs of this workload. */
   pairs(sizes: Sizes): number;
   /** One timed run, or the `scale` share of one (a slice, or the warm-up). */
@@ -174,7 +174,7 @@ function appendWorkload(
       `${count(sizes).toLocaleString('en-US')} tx × ${perAppend} event${perAppend > 1 ? 's' : ''}` +
       (writers > 1 ? `, ${writers} writers` : ''),
     sliced: true,
-    withHeadBaseline: true,
+    withPlusBaseline: true,
     pairs: (sizes) => sizes.pairs,
     setup: (t) => t.resetTables(),
     beforeRun: (t) => t.emptyTables(),
@@ -196,7 +196,7 @@ function catchUpWorkload(id: string, batchOf: (sizes: Sizes) => number): Workloa
     target: () => 0.7,
     describe: (s) => `${s.catchUp.toLocaleString('en-US')} events, batch ${batchOf(s)}`,
     sliced: false,
-    withHeadBaseline: false,
+    withPlusBaseline: true,
     pairs: (sizes) => sizes.catchUpPairs,
     async setup(t, s) {
       await t.resetTables();
@@ -248,7 +248,7 @@ export const WORKLOADS: readonly Workload[] = [
     target: () => null,
     describe: (s) => `${s.reads.toLocaleString('en-US')} reads of ${s.readStreams} streams`,
     sliced: true,
-    withHeadBaseline: false,
+    withPlusBaseline: true,
     pairs: (sizes) => sizes.pairs,
     async setup(t, s) {
       await t.resetTables();

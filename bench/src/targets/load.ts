@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -18,10 +20,23 @@ export async function importOptional<T>(
   }
 }
 
-/** The installed version of a package, such as `8.23.1`, or `?` when unknown. */
+/**
+ * The installed version of a package, such as `8.23.1`, or `?` when unknown. Found from its
+ * entry point upwards, since not every package exports its `package.json`.
+ */
 export function packageVersion(name: string): string {
   try {
-    return (require(`${name}/package.json`) as { version: string }).version;
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const json = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (json.name === name && json.version !== undefined) return json.version;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return '?';
+      dir = parent;
+    }
   } catch {
     return '?';
   }

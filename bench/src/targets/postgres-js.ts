@@ -9,6 +9,7 @@ import {
 import postgres from 'postgres';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
+import { decodeRawRow } from './decode.js';
 import { importOptional, packageVersion } from './load.js';
 import {
   PostgresSchemaAdmin,
@@ -107,13 +108,14 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
     notes: () => undefined,
     pup,
     raw: rawPostgresJsOps(sql, tables, false),
-    rawHead: rawPostgresJsOps(sql, tables, true),
+    rawPlus: rawPostgresJsOps(sql, tables, true),
   };
 }
 
 /**
  * The raw baseline: what a careful hand-written postgres.js program does for the same rows.
- * `withHead` also creates the stream's head row in the insert statement.
+ * `withHead` (raw+) also creates the stream's head row in the insert statement and decodes the rows
+ * it reads.
  */
 function rawPostgresJsOps(sql: Sql, tables: TableNames, withHead: boolean): SideOps {
   const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
@@ -136,21 +138,25 @@ function rawPostgresJsOps(sql: Sql, tables: TableNames, withHead: boolean): Side
       });
     },
     async readStream(stream: StreamRef) {
-      const rows = await sql.unsafe(
-        readSql,
-        [stream.boundedContext, stream.aggregateType, stream.aggregateId],
-        { prepare: true },
-      );
+      const rows = await sql
+        .unsafe(readSql, [stream.boundedContext, stream.aggregateType, stream.aggregateId], {
+          prepare: true,
+        })
+        .values();
+      if (withHead) for (const row of rows) decodeRawRow(row, 9, 10, 14);
       return rows.length;
     },
     async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
       let after = 0;
       let seen = 0;
       while (seen < total) {
-        const rows = await sql.unsafe(keysetSql, [after, batchSize], { prepare: true });
+        const rows = await sql.unsafe(keysetSql, [after, batchSize], { prepare: true }).values();
         if (rows.length === 0) break;
-        for (let i = 0; i < rows.length; i++) seen += 1;
-        after = Number(rows[rows.length - 1]!.global_position);
+        for (const row of rows) {
+          if (withHead) decodeRawRow(row, 9, 10, 14);
+          seen += 1;
+        }
+        after = Number(rows[rows.length - 1]![0]);
         onBatch?.(seen);
       }
       return seen;

@@ -9,6 +9,7 @@ import {
 import pg from 'pg';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
+import { decodeRawRow } from './decode.js';
 import { importOptional, packageVersion } from './load.js';
 import {
   PostgresSchemaAdmin,
@@ -72,7 +73,7 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
   };
 
   const raw = rawPgOps(pool, tables, false);
-  const rawHead = rawPgOps(pool, tables, true);
+  const rawPlus = rawPgOps(pool, tables, true);
 
   return {
     id: 'postgres-pg',
@@ -99,7 +100,7 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     notes: () => undefined,
     pup,
     raw,
-    rawHead,
+    rawPlus,
   };
 }
 
@@ -114,7 +115,7 @@ export function loadPgAdapter(): ReturnType<typeof importOptional<PupPgModule>> 
 }
 /**
  * The raw baseline: what a careful hand-written `pg` program does for the same rows. `withHead`
- * also creates the stream's head row in the insert statement.
+ * (raw+) also creates the stream's head row in the insert statement and decodes the rows it reads.
  */
 function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps {
   const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
@@ -151,11 +152,13 @@ function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps
     async readStream(stream: StreamRef) {
       const client = await pool.connect();
       try {
-        const result = await client.query({
+        const result = await client.query<unknown[]>({
           name: 'bench_read_stream',
           text: readSql,
+          rowMode: 'array',
           values: [stream.boundedContext, stream.aggregateType, stream.aggregateId],
         });
+        if (withHead) for (const row of result.rows) decodeRawRow(row, 9, 10, 14);
         return result.rows.length;
       } finally {
         client.release();
@@ -171,11 +174,15 @@ function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps
             name: 'bench_keyset',
             text: keysetSql,
             values: [after, batchSize],
+            rowMode: 'array',
           });
-          const rows = result.rows as { global_position: string }[];
+          const rows = result.rows as unknown[][];
           if (rows.length === 0) break;
-          for (let i = 0; i < rows.length; i++) seen += 1;
-          after = Number(rows[rows.length - 1]!.global_position);
+          for (const row of rows) {
+            if (withHead) decodeRawRow(row, 9, 10, 14);
+            seen += 1;
+          }
+          after = Number(rows[rows.length - 1]![0]);
           onBatch?.(seen);
         }
         return seen;

@@ -9,6 +9,7 @@ import {
 import Database from 'better-sqlite3';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
+import { decodeRawRow } from './decode.js';
 import { importOptional, packageVersion } from './load.js';
 import type { BenchTarget, CatchUpOptions, SideOps, TargetConfig } from './types.js';
 
@@ -162,26 +163,36 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
     }
   };
 
-  const raw: SideOps = {
-    append: rawAppend(false),
+  /** Raw sides; `plus` also writes the head row and decodes what it reads. */
+  const rawSide = (plus: boolean): SideOps => ({
+    append: rawAppend(plus),
     async readStream(stream: StreamRef) {
-      return raws().readStream.all(stream.boundedContext, stream.aggregateType, stream.aggregateId)
-        .length;
+      const rows = raws().readStream.all(
+        stream.boundedContext,
+        stream.aggregateType,
+        stream.aggregateId,
+      ) as unknown[][];
+      if (plus) for (const row of rows) decodeRawRow(row, 8, 9, 13);
+      return rows.length;
     },
     async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
       const keyset = raws().keyset;
       let after = 0;
       let seen = 0;
       while (seen < total) {
-        const rows = keyset.all(after, batchSize) as { global_position: number }[];
+        const rows = keyset.all(after, batchSize) as unknown[][];
         if (rows.length === 0) break;
-        for (let i = 0; i < rows.length; i++) seen += 1;
-        after = rows[rows.length - 1]!.global_position;
+        for (const row of rows) {
+          if (plus) decodeRawRow(row, 8, 9, 13);
+          seen += 1;
+        }
+        after = rows[rows.length - 1]![0] as number;
         onBatch?.(seen);
       }
       return seen;
     },
-  };
+  });
+  const raw = rawSide(false);
 
   return {
     id: 'sqlite',
@@ -285,7 +296,7 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
     },
     pup,
     raw,
-    rawHead: { ...raw, append: rawAppend(true) },
+    rawPlus: rawSide(true),
   };
 }
 
@@ -311,13 +322,18 @@ function prepareRaw(db: Db): RawStatements {
       'INSERT INTO aggregate_heads (bounded_context, aggregate_type, aggregate_id, aggregate_version) ' +
         'VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
-    readStream: db.prepare(
-      `SELECT ${SELECT_COLUMNS} FROM events ` +
-        'WHERE bounded_context = ? AND aggregate_type = ? AND aggregate_id = ? ' +
-        'ORDER BY aggregate_version',
-    ),
-    keyset: db.prepare(
-      `SELECT ${SELECT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?`,
-    ),
+    // Rows as arrays, as pup reads them (`Statement.raw()`): the cheapest way to get the columns.
+    readStream: db
+      .prepare(
+        `SELECT ${SELECT_COLUMNS} FROM events ` +
+          'WHERE bounded_context = ? AND aggregate_type = ? AND aggregate_id = ? ' +
+          'ORDER BY aggregate_version',
+      )
+      .raw(),
+    keyset: db
+      .prepare(
+        `SELECT ${SELECT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?`,
+      )
+      .raw(),
   };
 }

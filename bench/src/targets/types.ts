@@ -24,10 +24,12 @@ export interface SideOps {
 }
 
 /**
- * Which implementation runs: pup, the raw-driver baseline the issues define (event rows only),
- * or the raw baseline that also maintains the aggregate head row, as pup does (appends only).
+ * Which implementation runs: pup; the raw-driver baseline the issues define (appends write the
+ * event rows only, reads return the driver's rows); or `rawPlus`, the raw baseline doing the rest
+ * of pup's unavoidable work: appends also create the aggregate head row in the same statement or
+ * transaction, reads also decode each row (payload JSON, metadata JSON, `created_at` as a Date).
  */
-export type SideName = 'pup' | 'raw' | 'rawHead';
+export type SideName = 'pup' | 'raw' | 'rawPlus';
 
 /** Where targets find their databases; handed to the RSS child process as JSON. */
 export interface TargetConfig {
@@ -64,8 +66,8 @@ export interface BenchTarget {
   notes(workload: string): string | undefined;
   readonly pup: SideOps;
   readonly raw: SideOps;
-  /** `raw` plus the head row upsert in the same transaction (its reads are `raw`'s). */
-  readonly rawHead: SideOps;
+  /** `raw` plus the head row (appends) or the decoding of each row read (reads). */
+  readonly rawPlus: SideOps;
 }
 
 /** Creates a target from its config; `null` when its driver or adapter is not installed. */

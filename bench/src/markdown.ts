@@ -1,0 +1,58 @@
+/**
+ * Prints the figures of a `--json` report as Markdown tables, one per target, for BENCHMARKS.md:
+ *
+ *   npx tsx src/markdown.ts results/full.json
+ */
+import { readFileSync } from 'node:fs';
+import { formatMiB, formatMs, formatRate } from './progress.js';
+import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
+
+function ratio(value: Ratio | undefined): string {
+  if (value === undefined) return '—';
+  if (value.pairs.length === 1) return value.median.toFixed(2);
+  return `**${value.median.toFixed(2)}** (${value.min.toFixed(2)}–${value.max.toFixed(2)})`;
+}
+
+function latency(side: SideResult | undefined): string {
+  return side?.p50Ms === undefined ? '—' : `${formatMs(side.p50Ms)} / ${formatMs(side.p99Ms)}`;
+}
+
+function goal(r: WorkloadResult): string {
+  if (r.goal === null) return '—';
+  return `≥ ${r.goal} ${r.met ? '✅' : '❌'}`;
+}
+
+function memory(side: SideResult | undefined): string {
+  if (side?.rss === undefined) return '—';
+  const { peakBytes, growthBytes, lateGrowthBytes } = side.rss;
+  return `${formatMiB(peakBytes)} peak, +${formatMiB(growthBytes)} from start, ${lateGrowthBytes >= 0 ? '+' : ''}${formatMiB(lateGrowthBytes)} Q4−Q1`;
+}
+
+function main(): void {
+  const file = process.argv[2];
+  if (file === undefined) throw new Error('usage: markdown.ts <report.json>');
+  const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  const out: string[] = [];
+  for (const target of [...new Set(report.results.map((r) => r.target))]) {
+    const rows = report.results.filter((r) => r.target === target);
+    out.push(`### ${target} (${rows[0]!.driver})`, '');
+    out.push(
+      '| workload | size | pup ev/s | raw ev/s | pup/raw (min–max) | goal | raw+ ev/s | pup/raw+ | p50 / p99 ms pup | p50 / p99 ms raw |',
+      '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
+    );
+    for (const r of rows) {
+      out.push(
+        `| ${r.workload} | ${r.size} | ${formatRate(r.pup?.eventsPerSec)} | ${formatRate(r.raw?.eventsPerSec)} | ${r.status === 'failed' ? `FAILED: ${r.reason}` : ratio(r.ratio)} | ${goal(r)} | ${formatRate(r.rawPlus?.eventsPerSec)} | ${ratio(r.ratioPlus)} | ${latency(r.pup)} | ${latency(r.raw)} |`,
+      );
+    }
+    const rss = rows.find((r) => r.workload === 'catch-up-rss');
+    if (rss !== undefined) {
+      out.push('', `RSS of the ${rss.size} catch-up (child process):`, '');
+      out.push(`- pup: ${memory(rss.pup)}`, `- raw: ${memory(rss.raw)}`);
+    }
+    out.push('');
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main();
