@@ -87,6 +87,7 @@ export type {
   AppendResult,
   Checkpoint,
   EventStore,
+  GetCheckpointOptions,
   LogStatus,
   NewEvent,
   PersistedEvent,

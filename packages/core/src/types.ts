@@ -114,6 +114,12 @@ export interface LogStatus {
   eventsAfter: number;
 }
 
+/** Options of {@link EventStore.getCheckpoint}. */
+export interface GetCheckpointOptions {
+  /** Hold the projection's lock until the transaction ends. @default false */
+  lock?: boolean;
+}
+
 /** Names of the three tables; each may be schema-qualified (`schema.table`). */
 export interface TableNames {
   /** @default 'events' */
@@ -143,8 +149,17 @@ export interface EventStore<Tx = unknown> {
   readEvents(tx: Tx, options: ReadEventsOptions): Promise<PersistedEvent[]>;
   /** Reads one stream, whole or a version range of it, in version order. */
   readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream>;
-  /** The saved checkpoint of a projection, or `null` when none was saved. */
-  getCheckpoint(tx: Tx, projectionName: string): Promise<Checkpoint | null>;
+  /**
+   * The saved checkpoint of a projection, or `null` when none was saved. With `{ lock: true }`
+   * the store also holds the projection's lock until `tx` ends, so workers of one projection (or
+   * partition) in different processes take turns batch by batch instead of handling the same
+   * events twice. Stores whose transactions never overlap (SQLite, in-memory) ignore it.
+   */
+  getCheckpoint(
+    tx: Tx,
+    projectionName: string,
+    options?: GetCheckpointOptions,
+  ): Promise<Checkpoint | null>;
   /** Saves (inserts or overwrites) the checkpoint of a projection. */
   saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void>;
   /** Creates the tables and indexes when missing; idempotent. */

@@ -210,7 +210,7 @@ class ProjectionRun<Tx> {
     const projection = this.resolved.projection;
     this.failure = undefined;
     this.batchHandled = 0;
-    const after = await store.getCheckpoint(tx, checkpointName);
+    const after = await store.getCheckpoint(tx, checkpointName, { lock: true });
     const events = await store.readEvents(tx, { after, limit: this.config.batchSize });
     const count = events.length;
     const context: ProjectionContext<Tx> = { tx, signal };
