@@ -42,10 +42,16 @@ async function main(): Promise<void> {
     progress(
       `${targetId} ${workload.id} ${side}: ${Math.round(measure.events / measure.seconds)} events/s`,
     );
-    if (entry.adapter === 'postgres') await target.resetTables();
   } finally {
     await target.close();
     rmSync(scratch, { recursive: true, force: true });
+    if (entry.adapter === 'postgres') {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: config.postgresUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${config.postgresSchema} CASCADE`);
+      await client.end();
+    }
   }
 }
 
