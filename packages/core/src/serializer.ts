@@ -15,7 +15,13 @@ export interface Serializer {
 }
 
 const encoder = new TextEncoder();
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 text of `bytes`; the drivers hand back Buffers, whose own decoder is the fastest. */
+function utf8(bytes: Uint8Array): string {
+  return bytes instanceof Buffer ? bytes.toString('utf8') : decoder.decode(bytes);
+}
 
 /** Default serializer: UTF-8 JSON. Rejects payloads JSON cannot represent (`undefined`, BigInt, cycles). */
 export const jsonSerializer: Serializer = {
@@ -27,7 +33,7 @@ export const jsonSerializer: Serializer = {
     return encoder.encode(text);
   },
   deserialize(bytes) {
-    return JSON.parse(decoder.decode(bytes));
+    return JSON.parse(utf8(bytes));
   },
 };
 
