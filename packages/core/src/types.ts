@@ -104,13 +104,18 @@ export interface WaitForEventsOptions {
   timeoutMs: number;
 }
 
-/** How far the readable log reaches, as seen from a checkpoint. */
+/**
+ * How far the log reaches, as seen from a checkpoint. It counts every committed event, including
+ * ones a store does not return from `readEvents` yet (PostgreSQL holds back events committed after
+ * an older transaction that is still running), so a projection is caught up only once it has
+ * really read them.
+ */
 export interface LogStatus {
-  /** Checkpoint of the newest readable event; `null` when the log is empty. */
+  /** Checkpoint of the newest committed event; `null` when the log is empty. */
   headCheckpoint: Checkpoint | null;
-  /** Global position of the newest readable event; `null` when the log is empty. */
+  /** Global position of the newest committed event; `null` when the log is empty. */
   headPosition: number | null;
-  /** How many readable events lie after the given checkpoint. */
+  /** How many committed events lie after the given checkpoint. */
   eventsAfter: number;
 }
 
@@ -169,7 +174,7 @@ export interface EventStore<Tx = unknown> {
    * passes, or when `signal` aborts, whichever comes first. It may resolve spuriously.
    */
   waitForEvents?(options: WaitForEventsOptions): Promise<void>;
-  /** Optional: where the readable log ends and how many events lie after `after`. */
+  /** Optional: where the log ends and how many committed events lie after `after`. */
   getLogStatus?(tx: Tx, options?: { after?: Checkpoint | null }): Promise<LogStatus>;
   /** Releases what the store itself opened (never the pool or database it was given). */
   close(): Promise<void>;

@@ -45,7 +45,8 @@ const EVENT_INSERT_COLUMNS = `bounded_context, aggregate_type, aggregate_id, agg
  *    event row and no `nextval`: a lost race burns no global position, and no row comes back.
  * 3. Optionally one `pg_notify`; PostgreSQL folds equal notifications of a transaction into one.
  *
- * Rows returned: one per event, `(from_version, global_position, transaction_id)`.
+ * Rows returned: one per event, `(from_version, aggregate_version, global_position,
+ * transaction_id)`; none when the check failed.
  */
 function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: boolean): string {
   const inRange =
@@ -78,15 +79,11 @@ function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: bool
   FROM head`;
   return `WITH head AS (
   ${head}
-), inserted AS (
-  INSERT INTO ${t.events} (${EVENT_INSERT_COLUMNS})
-  ${source}
-  RETURNING global_position
 )${notify ? `, notified AS (SELECT pg_notify('${t.channel}', '') FROM head)` : ''}
-SELECT (SELECT from_version FROM head), inserted.global_position::text,
-  pg_current_xact_id()::text${notify ? ', (SELECT count(*) FROM notified)' : ''}
-FROM inserted
-ORDER BY inserted.global_position`;
+INSERT INTO ${t.events} (${EVENT_INSERT_COLUMNS})
+${source}
+RETURNING (SELECT from_version FROM head), aggregate_version, global_position::text,
+  pg_current_xact_id()::text${notify ? ', (SELECT count(*) FROM notified)' : ''}`;
 }
 
 /** @internal */
@@ -221,13 +218,14 @@ export async function appendEvents<Tx>(
     }
     if (rows.length > 0) {
       const fromVersion = Number(rows[0]![0]);
-      const transactionId = String(rows[0]![2]);
+      const transactionId = String(rows[0]![3]);
       const globalPositions = new Array<number>(rows.length);
       const checkpoints = new Array<string>(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const position = String(rows[i]![1]);
-        globalPositions[i] = Number(position);
-        checkpoints[i] = encodeCheckpoint(transactionId, position);
+      for (const row of rows) {
+        const index = Number(row[1]) - fromVersion - 1;
+        const position = String(row[2]);
+        globalPositions[index] = Number(position);
+        checkpoints[index] = encodeCheckpoint(transactionId, position);
       }
       return buildAppendResult(append, fromVersion, globalPositions, checkpoints);
     }

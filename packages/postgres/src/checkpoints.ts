@@ -1,4 +1,9 @@
-import { type Checkpoint, validateCheckpoint, validateProjectionName } from '@pup/core';
+import {
+  type Checkpoint,
+  type GetCheckpointOptions,
+  validateCheckpoint,
+  validateProjectionName,
+} from '@pup/core';
 import { parseCheckpoint } from './checkpoint-token.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
@@ -6,6 +11,9 @@ import type { PostgresTables } from './schema.js';
 /** The statements of the checkpoints table. @internal */
 export interface CheckpointStatements {
   get: Statement;
+  lock: Statement;
+  /** Names the checkpoints table in the lock key, so two stores on one server do not collide. */
+  lockScope: string;
   save: Statement;
 }
 
@@ -13,6 +21,12 @@ export interface CheckpointStatements {
 export function checkpointStatements(t: PostgresTables): CheckpointStatements {
   return {
     get: statement(`SELECT checkpoint FROM ${t.checkpoints} WHERE projection_name = $1::text`),
+    // A transaction-scoped advisory lock keyed by the checkpoints table and the projection name:
+    // no row needs to exist, and taking it assigns no transaction id (so it holds no reader back).
+    lock: statement(
+      `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0))`,
+    ),
+    lockScope: t.checkpoints,
     save: statement(`INSERT INTO ${t.checkpoints} AS c (projection_name, checkpoint)
 VALUES ($1::text, $2::text)
 ON CONFLICT (projection_name) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`),
@@ -25,8 +39,15 @@ export async function getCheckpoint<Tx>(
   statements: CheckpointStatements,
   tx: Tx,
   projectionName: string,
+  options?: GetCheckpointOptions,
 ): Promise<Checkpoint | null> {
-  const rows = await driver.query(tx, statements.get, [validateProjectionName(projectionName)]);
+  const name = validateProjectionName(projectionName);
+  if (options?.lock === true) {
+    // Its own statement: under READ COMMITTED the SELECT below then takes its snapshot after the
+    // lock is granted, so it sees the checkpoint the previous holder committed.
+    await driver.query(tx, statements.lock, [name, statements.lockScope]);
+  }
+  const rows = await driver.query(tx, statements.get, [name]);
   return rows.length === 0 ? null : (rows[0]![0] as string);
 }
 

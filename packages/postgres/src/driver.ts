@@ -55,8 +55,14 @@ export interface PostgresDriver<Tx> {
   queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
   /** Runs several statements without parameters (the schema) inside a transaction. */
   script(tx: Tx, sql: string): Promise<void>;
-  /** Runs `fn` in a transaction on a connection of the pool. */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction on a connection of the pool. When `notifyOnCommit` (asked once,
+   * after `fn` resolved) names a channel, a driver that can (see {@link notifiesWithCommit})
+   * notifies it right after the COMMIT, in the same round trip.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, notifyOnCommit?: () => string | undefined): Promise<T>;
+  /** Whether `transaction` honours `notifyOnCommit`. */
+  readonly notifiesWithCommit: boolean;
   /** Starts listening on `channel` on a dedicated connection. */
   listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
   /** Reads SQLSTATE, constraint and detail from a driver error; `undefined` for other errors. */

@@ -82,6 +82,8 @@ function arrayQuery(statement: Statement, params: readonly unknown[]): PgQueryCo
 }
 
 class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
+  readonly notifiesWithCommit = true;
+
   constructor(private readonly pool: PgPool<Client>) {}
 
   async query(
@@ -100,7 +102,10 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
     await client.query(sql);
   }
 
-  async transaction<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    fn: (client: Client) => Promise<T>,
+    notifyOnCommit?: () => string | undefined,
+  ): Promise<T> {
     const client = await this.pool.connect();
     // Set when the connection cannot be trusted any more: it is then destroyed, not pooled.
     let broken: Error | undefined;
@@ -122,9 +127,15 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
         }
         throw error;
       }
+      // The notification rides on the COMMIT's round trip (simple protocol, two statements): it
+      // runs after the commit, in a transaction of its own without an xid, so it costs no flush.
+      const channel = notifyOnCommit?.();
       let commit: PgQueryResult;
       try {
-        commit = await client.query('COMMIT');
+        const results: PgQueryResult | PgQueryResult[] = await client.query(
+          channel === undefined ? 'COMMIT' : `COMMIT; SELECT pg_notify('${channel}', '')`,
+        );
+        commit = Array.isArray(results) ? results[0]! : results;
       } catch (error) {
         if (!isDatabaseError(error)) broken = asError(error);
         throw error;

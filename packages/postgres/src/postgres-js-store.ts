@@ -47,6 +47,9 @@ export type PostgresJsTxOf<Sql> = Sql extends {
   : PostgresJsTransactionSql;
 
 class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresDriver<Tx> {
+  /** `sql.begin` sends its own COMMIT: notifications follow it from the pool. */
+  readonly notifiesWithCommit = false;
+
   constructor(private readonly sql: PostgresJsSql) {}
 
   query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {

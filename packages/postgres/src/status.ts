@@ -27,7 +27,8 @@ export interface RunningTransaction {
 export interface PostgresLogStatus extends LogStatus {
   /**
    * The oldest running transaction, which every reader waits for; `null` when none runs. Events
-   * committed by younger transactions are not readable (nor counted) until it ends.
+   * committed by younger transactions already count in `eventsAfter` and may be the head, but
+   * `readEvents` returns them only once it ends: that is how long a projection is held back.
    */
   oldestRunningTransaction: RunningTransaction | null;
 }
@@ -55,13 +56,11 @@ export function statusStatements(t: PostgresTables): StatusStatements {
   return {
     logStatus: statement(`SELECT head.transaction_id::text, head.global_position,
   (SELECT count(*) FROM ${t.events} e
-   WHERE e.transaction_id < horizon.xmin
-     AND (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)),
+   WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)),
   ${RUNNING_COLUMNS}
 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) horizon
 LEFT JOIN LATERAL (
   SELECT e.transaction_id, e.global_position FROM ${t.events} e
-  WHERE e.transaction_id < horizon.xmin
   ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1
 ) head ON true
 LEFT JOIN LATERAL (${OLDEST_RUNNING}) running ON true`),

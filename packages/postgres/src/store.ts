@@ -3,6 +3,7 @@ import type {
   Checkpoint,
   EventStore,
   ExpectedVersion,
+  GetCheckpointOptions,
   NewEvent,
   PersistedEvent,
   ReadEventsOptions,
@@ -94,16 +95,19 @@ export function createPostgresEventStore<Tx>(
     async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       if (!options.notify) return driver.transaction(fn);
       const state = { appended: false };
-      const result = await driver.transaction(async (tx) => {
-        const key = handleKey(tx);
-        if (key !== undefined) managed.set(key, state);
-        try {
-          return await fn(tx);
-        } finally {
-          if (key !== undefined) managed.delete(key);
-        }
-      });
-      if (state.appended) notifier.notify();
+      const result = await driver.transaction(
+        async (tx) => {
+          const key = handleKey(tx);
+          if (key !== undefined) managed.set(key, state);
+          try {
+            return await fn(tx);
+          } finally {
+            if (key !== undefined) managed.delete(key);
+          }
+        },
+        () => (state.appended && notifier.claim() ? tables.channel : undefined),
+      );
+      if (state.appended && !driver.notifiesWithCommit) notifier.notify();
       return result;
     },
 
@@ -140,8 +144,12 @@ export function createPostgresEventStore<Tx>(
       return readAggregateStream(driver, read, serializer, tx, stream, range);
     },
 
-    getCheckpoint(tx: Tx, projectionName: string): Promise<Checkpoint | null> {
-      return getCheckpoint(driver, checkpoints, tx, projectionName);
+    getCheckpoint(
+      tx: Tx,
+      projectionName: string,
+      options?: GetCheckpointOptions,
+    ): Promise<Checkpoint | null> {
+      return getCheckpoint(driver, checkpoints, tx, projectionName, options);
     },
 
     saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void> {

@@ -74,9 +74,10 @@ describe.each(bothDrivers())('log status and long transactions ($name)', (driver
       );
       await sleep(300);
 
+      // The two committed events count (a projection is behind by them) but are not readable.
       const status = await store.transaction((tx) => store.getLogStatus(tx));
-      expect(status.eventsAfter).toBe(0);
-      expect(status.headCheckpoint).toBeNull();
+      expect(status.eventsAfter).toBe(2);
+      expect(status.headCheckpoint).toBe(committed.events[1]!.checkpoint);
       const running = status.oldestRunningTransaction!;
       expect(running.pid).toBe(holderPid);
       expect(running.state).toBe('idle in transaction');

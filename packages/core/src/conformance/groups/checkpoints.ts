@@ -5,8 +5,12 @@ import type { Checkpoint } from '../../types.js';
 import {
   appendInTransaction,
   assertNothingWritten,
+  deferred,
+  itIf,
   makeEvents,
+  sleep,
   snapshotStore,
+  supportsConcurrentTransactions,
   uniqueId,
   uniqueStream,
   useGroupStore,
@@ -133,5 +137,52 @@ export function describeCheckpointConformance(
       assert.equal(await get(fresh), null);
       assert.equal(await get(existing), a);
     });
+
+    api.it('getCheckpoint with { lock: true } reads the same checkpoint', async () => {
+      const { store } = subject();
+      const [cp] = await checkpoints(1);
+      const name = uniqueId('projection-lock-read');
+      assert.equal(
+        await store.transaction((tx) => store.getCheckpoint(tx, name, { lock: true })),
+        null,
+      );
+      await save(name, cp!);
+      assert.equal(
+        await store.transaction((tx) => store.getCheckpoint(tx, name, { lock: true })),
+        cp,
+      );
+    });
+
+    itIf(
+      api,
+      supportsConcurrentTransactions(harness),
+      'a locked checkpoint makes a second worker wait until the first one commits',
+      'the store queues transactions, so two workers never overlap',
+      async () => {
+        const { store } = subject();
+        const [first, second] = await checkpoints(2);
+        const name = uniqueId('projection-lock-turns');
+        const locked = deferred();
+        const release = deferred();
+        const workerA = store.transaction(async (tx) => {
+          assert.equal(await store.getCheckpoint(tx, name, { lock: true }), null);
+          locked.resolve();
+          await release.promise;
+          await store.saveCheckpoint(tx, name, first!);
+        });
+        await locked.promise;
+        let seenByB: Checkpoint | null | undefined;
+        const workerB = store.transaction(async (tx) => {
+          seenByB = await store.getCheckpoint(tx, name, { lock: true });
+          await store.saveCheckpoint(tx, name, second!);
+        });
+        await sleep(200);
+        assert.equal(seenByB, undefined, 'worker B read the checkpoint while A held the lock');
+        release.resolve();
+        await Promise.all([workerA, workerB]);
+        assert.equal(seenByB, first, 'worker B must resume from what worker A committed');
+        assert.equal(await get(name), second);
+      },
+    );
   });
 }
