@@ -103,6 +103,34 @@ async function adminQuery(text: string, params: unknown[] = []): Promise<any[]> 
   return (await admin().query(text, params)).rows;
 }
 
+/**
+ * Drops a test schema. A transaction a failed test left open would block the DROP forever and
+ * hang the run: after a lock timeout its backend is terminated (its test has failed already).
+ */
+export async function dropSchema(schema: string): Promise<void> {
+  const client = await admin().connect();
+  try {
+    await client.query(`SET lock_timeout = '5s'`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55P03' || attempt >= 3) throw error;
+        await client.query(
+          `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+           JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()`,
+          [schema],
+        );
+      }
+    }
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => {});
+    client.release();
+  }
+}
+
 function countRows(table: string): () => Promise<number> {
   return async () => Number((await adminQuery(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
 }
@@ -121,7 +149,7 @@ async function createTestStore<Tx>(
     await store.migrate();
   } catch (error) {
     await store.close();
-    await adminQuery(`DROP SCHEMA ${schema} CASCADE`);
+    await dropSchema(schema);
     throw error;
   }
   const quoted = quotedTables(store);
@@ -137,7 +165,7 @@ async function createTestStore<Tx>(
     },
     cleanup: async () => {
       await store.close();
-      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await dropSchema(schema);
     },
   };
 }
