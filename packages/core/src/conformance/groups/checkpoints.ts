@@ -172,13 +172,19 @@ export function describeCheckpointConformance(
         });
         await locked.promise;
         let seenByB: Checkpoint | null | undefined;
-        const workerB = store.transaction(async (tx) => {
-          seenByB = await store.getCheckpoint(tx, name, { lock: true });
-          await store.saveCheckpoint(tx, name, second!);
-        });
-        await sleep(200);
-        assert.equal(seenByB, undefined, 'worker B read the checkpoint while A held the lock');
-        release.resolve();
+        let workerB: Promise<void> | undefined;
+        try {
+          workerB = store.transaction(async (tx) => {
+            seenByB = await store.getCheckpoint(tx, name, { lock: true });
+            await store.saveCheckpoint(tx, name, second!);
+          });
+          await sleep(200);
+          assert.equal(seenByB, undefined, 'worker B read the checkpoint while A held the lock');
+        } finally {
+          // Whatever happened, let worker A commit so no transaction is left open.
+          release.resolve();
+          await Promise.allSettled([workerA, workerB]);
+        }
         await Promise.all([workerA, workerB]);
         assert.equal(seenByB, first, 'worker B must resume from what worker A committed');
         assert.equal(await get(name), second);
