@@ -79,6 +79,9 @@ export async function postgresEnvironment(
   const environment: Record<string, string> = {
     pup_notify:
       pupPostgresOptions().notify === false ? 'off (PUP_BENCH_PG_NOTIFY=0)' : 'on (default)',
+    pup_async_projection_commit: pupPostgresOptions().asyncProjectionCommit
+      ? 'on (PUP_BENCH_PG_ASYNC_PROJECTION_COMMIT=1)'
+      : 'off (default)',
   };
   for (const setting of [
     'server_version',
@@ -97,8 +100,14 @@ export async function postgresEnvironment(
 /**
  * Options the benchmark passes to pup's PostgreSQL stores: the defaults, except that
  * `PUP_BENCH_PG_NOTIFY=0` turns the LISTEN/NOTIFY wake-up off (`notify: false`) to measure what
- * the per-append `pg_notify` costs.
+ * the per-append `pg_notify` costs, and `PUP_BENCH_PG_ASYNC_PROJECTION_COMMIT=1` turns on
+ * `asyncProjectionCommit` to measure catch-up without the per-batch WAL flush wait.
  */
-export function pupPostgresOptions(): { notify?: boolean } {
-  return process.env.PUP_BENCH_PG_NOTIFY === '0' ? { notify: false } : {};
+export function pupPostgresOptions(): { notify?: boolean; asyncProjectionCommit?: boolean } {
+  return {
+    ...(process.env.PUP_BENCH_PG_NOTIFY === '0' ? { notify: false } : {}),
+    ...(process.env.PUP_BENCH_PG_ASYNC_PROJECTION_COMMIT === '1'
+      ? { asyncProjectionCommit: true }
+      : {}),
+  };
 }

@@ -18,13 +18,21 @@ export interface CheckpointStatements {
 }
 
 /** @internal */
-export function checkpointStatements(t: PostgresTables): CheckpointStatements {
+export function checkpointStatements(
+  t: PostgresTables,
+  asyncCommit: boolean,
+): CheckpointStatements {
   return {
     get: statement(`SELECT checkpoint FROM ${t.checkpoints} WHERE projection_name = $1::text`),
     // A transaction-scoped advisory lock keyed by the checkpoints table and the projection name:
     // no row needs to exist, and taking it assigns no transaction id (so it holds no reader back).
+    // With `asyncProjectionCommit` the same statement turns off the commit's WAL flush wait for
+    // this transaction only (`set_config(…, true)` is `SET LOCAL`).
     lock: statement(
-      `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0))`,
+      asyncCommit
+        ? `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0)),
+  set_config('synchronous_commit', 'off', true)`
+        : `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0))`,
     ),
     lockScope: t.checkpoints,
     save: statement(`INSERT INTO ${t.checkpoints} AS c (projection_name, checkpoint)

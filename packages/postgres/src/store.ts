@@ -79,7 +79,10 @@ export function createPostgresEventStore<Tx>(
   const { sql: tables, serializer, logger } = options;
   const append: AppendStatements = appendStatements(tables);
   const read: ReadStatements = readStatements(tables);
-  const checkpoints: CheckpointStatements = checkpointStatements(tables);
+  const checkpoints: CheckpointStatements = checkpointStatements(
+    tables,
+    options.asyncProjectionCommit,
+  );
   const status: StatusStatements = statusStatements(tables);
   const migrateLock = statement(`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK_KEY})`);
   const wakeUps = new WakeUps(driver, tables.channel, logger);

@@ -1,0 +1,70 @@
+import { ExpectedVersion, InvalidConfigError } from '@pup/core';
+import { describe, expect, it } from 'vitest';
+import { bothDrivers } from './support.js';
+
+const event = (aggregateId: string) => ({
+  boundedContext: 'async-commit',
+  aggregateType: 'Thing',
+  aggregateId,
+  eventType: 'Happened',
+  payload: {},
+});
+
+describe.each(bothDrivers())('asyncProjectionCommit ($name)', (driver) => {
+  async function synchronousCommitIn(asyncProjectionCommit: boolean | undefined) {
+    const subject = await driver.createStore(
+      asyncProjectionCommit === undefined ? {} : { asyncProjectionCommit },
+    );
+    const { store } = subject;
+    try {
+      return await store.transaction(async (tx) => {
+        const show = async () =>
+          String((await subject.run(tx, 'SHOW synchronous_commit'))[0].synchronous_commit);
+        const before = await show();
+        await store.getCheckpoint(tx, 'plain-read');
+        const afterPlainRead = await show();
+        await store.append(tx, ExpectedVersion.noStream(), [event('a')]);
+        const afterAppend = await show();
+        await store.getCheckpoint(tx, 'projection', { lock: true });
+        const inBatch = await show();
+        return { before, afterPlainRead, afterAppend, inBatch };
+      });
+    } finally {
+      await subject.cleanup();
+    }
+  }
+
+  it('is off by default: projection batches commit synchronously', async () => {
+    expect(await synchronousCommitIn(undefined)).toEqual({
+      before: 'on',
+      afterPlainRead: 'on',
+      afterAppend: 'on',
+      inBatch: 'on',
+    });
+  });
+
+  it('when on, only the transaction of a locked checkpoint read skips the flush wait', async () => {
+    expect(await synchronousCommitIn(true)).toEqual({
+      before: 'on',
+      afterPlainRead: 'on',
+      afterAppend: 'on',
+      inBatch: 'off',
+    });
+    // SET LOCAL ends with the transaction: the next transaction is synchronous again.
+    const subject = await driver.createStore({ asyncProjectionCommit: true });
+    try {
+      const next = await subject.store.transaction(
+        async (tx) => (await subject.run(tx, 'SHOW synchronous_commit'))[0].synchronous_commit,
+      );
+      expect(next).toBe('on');
+    } finally {
+      await subject.cleanup();
+    }
+  });
+
+  it('rejects a non-boolean value with InvalidConfigError', async () => {
+    await expect(
+      driver.createStore({ asyncProjectionCommit: 'yes' as never }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+  });
+});
