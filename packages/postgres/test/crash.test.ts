@@ -1,6 +1,6 @@
 import { runProjectionCrashScenario } from '@pup/core/conformance';
 import { describe, expect, it } from 'vitest';
-import { crashWorkerCommand } from './crash-support.js';
+import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import { pgDriver, postgresUrl } from './support.js';
 
 const driver = pgDriver();
@@ -8,7 +8,7 @@ const driver = pgDriver();
 describe('postgres (pg): projection crash recovery', () => {
   it('a worker killed with SIGKILL mid-batch restarts and applies every event exactly once', async () => {
     const subject = await driver.createStore();
-    const { worker, dispose } = crashWorkerCommand('crash-worker.ts', {
+    const { worker, dispose } = crashWorkerCommand(new URL('./crash-worker.ts', import.meta.url), {
       PUP_CRASH_PG_URL: postgresUrl(),
       PUP_CRASH_PG_SCHEMA: subject.schema,
     });

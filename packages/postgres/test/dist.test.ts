@@ -91,7 +91,15 @@ for (const m of [esm, cjs]) {
   await store.transaction((tx) => store.append(tx, ExpectedVersion.any(), [
     { boundedContext: 'dist', aggregateType: 'T', aggregateId: 'a', eventType: 'E', payload: { ok: true } },
   ]));
-  results.push((await store.transaction((tx) => store.readEvents(tx, { limit: 10 }))).length);
+  // Wait until the append is readable: any transaction running elsewhere on the server holds
+  // readers back for as long as it runs.
+  const expected = results.length + 1;
+  let read = 0;
+  for (const deadline = Date.now() + 20000; read < expected && Date.now() < deadline; ) {
+    read = (await store.transaction((tx) => store.readEvents(tx, { limit: 10 }))).length;
+    if (read < expected) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  results.push(read);
   await store.close();
 }
 await end();

@@ -103,7 +103,12 @@ describe('migrate()', () => {
       );
       await waiting;
       expect(performance.now() - started).toBeLessThan(2_000);
-      const log = await store.transaction((tx) => store.readEvents(tx, { limit: 10 }));
+      // Readable once no older transaction runs anywhere on the server (the xid horizon).
+      let log = await store.transaction((tx) => store.readEvents(tx, { limit: 10 }));
+      for (const deadline = Date.now() + 10_000; log.length === 0 && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        log = await store.transaction((tx) => store.readEvents(tx, { limit: 10 }));
+      }
       expect(log).toHaveLength(1);
     } finally {
       await store.close();

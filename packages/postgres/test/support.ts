@@ -4,13 +4,13 @@ import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
+import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import {
   createPgEventStore,
   createPostgresJsEventStore,
   type PostgresEventStore,
   type PostgresEventStoreOptions,
 } from '../src/index.js';
-import { crashWorkerCommand } from './crash-support.js';
 
 /** The URL resolved by the global setup. */
 export function postgresUrl(): string {
@@ -177,12 +177,15 @@ function harnessOf<Tx>(driver: DriverUnderTest<Tx>): ConformanceHarness<Tx> {
     capabilities: { concurrentTransactions: true, waitForEvents: true, crashRecovery: true },
     crashWorker: (subject) => {
       const { store, schema } = subject as TestStore<Tx>;
-      const { worker, dispose } = crashWorkerCommand('crash-worker.ts', {
-        PUP_CRASH_PG_URL: postgresUrl(),
-        PUP_CRASH_PG_SCHEMA: schema,
-        PUP_CRASH_PG_TABLES: JSON.stringify(store.tables),
-        PUP_CRASH_PG_DRIVER: driver.name,
-      });
+      const { worker, dispose } = crashWorkerCommand(
+        new URL('./crash-worker.ts', import.meta.url),
+        {
+          PUP_CRASH_PG_URL: postgresUrl(),
+          PUP_CRASH_PG_SCHEMA: schema,
+          PUP_CRASH_PG_TABLES: JSON.stringify(store.tables),
+          PUP_CRASH_PG_DRIVER: driver.name,
+        },
+      );
       const cleanup = subject.cleanup;
       subject.cleanup = async () => {
         dispose();

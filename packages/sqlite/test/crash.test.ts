@@ -1,15 +1,18 @@
 import { runProjectionCrashScenario } from '@pup/core/conformance';
 import { describe, expect, it } from 'vitest';
+import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import { createSqliteEventStore } from '../src/index.js';
-import { crashWorkerCommand } from './crash-support.js';
 import { openDatabase } from './harness.js';
 
 describe('sqlite (file): projection crash recovery', () => {
   it('a worker killed with SIGKILL mid-batch restarts and applies every event exactly once', async () => {
     const { db, file, dispose } = openDatabase('file');
-    const { worker, dispose: disposeWorker } = crashWorkerCommand('crash-worker.ts', {
-      PUP_CRASH_SQLITE_FILE: file!,
-    });
+    const { worker, dispose: disposeWorker } = crashWorkerCommand(
+      new URL('./crash-worker.ts', import.meta.url),
+      {
+        PUP_CRASH_SQLITE_FILE: file!,
+      },
+    );
     const store = createSqliteEventStore(db);
     try {
       await store.migrate();
