@@ -1,6 +1,6 @@
 import type { EventStore, TableNames } from '@pup/core';
 import type { RawEventRow } from '../fixtures.js';
-import { preloadHeadsSql, preloadSql, provisionalSchemaSql } from './postgres-sql.js';
+import { preloadHeadsSql, preloadSql } from './postgres-sql.js';
 
 /** Runs one statement with bound values; both drivers provide one. */
 export type Execute = (text: string, values?: readonly unknown[]) => Promise<void>;
@@ -23,9 +23,10 @@ export class PostgresSchemaAdmin {
   async reset(): Promise<void> {
     await this.execute(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
     await this.execute(`CREATE SCHEMA ${this.schema}`);
+    // Both sides write into the tables of pup's own migrate(): one schema, no copy to drift.
     const store = this.store();
-    if (store !== null) await store.migrate();
-    else await this.execute(provisionalSchemaSql(this.tables));
+    if (store === null) throw new Error('@pup/postgres is unavailable: no store to migrate');
+    await store.migrate();
   }
 
   async empty(): Promise<void> {

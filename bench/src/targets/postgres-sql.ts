@@ -37,45 +37,6 @@ export const SELECT_COLUMNS =
   'aggregate_version, event_id::text, event_type, event_version, payload, metadata::text, ' +
   'trace_id, correlation_id, causation_id, created_at';
 
-/**
- * A schema of the same shape as pup's, used only until `@pup/postgres` lands; from then on the
- * tables come from the adapter's own `migrate()`.
- */
-export function provisionalSchemaSql(tables: TableNames): string {
-  return `
-CREATE TABLE ${tables.events} (
-  global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-  bounded_context text NOT NULL,
-  aggregate_type text NOT NULL,
-  aggregate_id text NOT NULL,
-  aggregate_version bigint NOT NULL,
-  event_id uuid NOT NULL UNIQUE,
-  event_type text NOT NULL,
-  event_version integer NOT NULL DEFAULT 1,
-  payload bytea NOT NULL,
-  metadata jsonb,
-  trace_id text,
-  correlation_id text,
-  causation_id text,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-);
-CREATE INDEX ON ${tables.events} (transaction_id, global_position);
-CREATE TABLE ${tables.aggregateHeads} (
-  bounded_context text NOT NULL,
-  aggregate_type text NOT NULL,
-  aggregate_id text NOT NULL,
-  aggregate_version bigint NOT NULL,
-  PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
-);
-CREATE TABLE ${tables.checkpoints} (
-  projection_name text PRIMARY KEY,
-  checkpoint text NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now()
-);`;
-}
-
 /** `INSERT … VALUES (…), (…)` for `rows` events with numbered parameters. */
 export function multiRowInsertSql(tables: TableNames, rows: number): string {
   const width = INSERT_COLUMNS.length;

@@ -36,40 +36,6 @@ export function loadSqliteAdapter(): ReturnType<typeof importOptional<PupSqliteM
   adapter ??= importOptional<PupSqliteModule>('@pup/sqlite');
   return adapter;
 }
-/**
- * A schema of the same shape as pup's, used only until `@pup/sqlite` lands; from then on the
- * tables come from the adapter's own `migrate()`.
- */
-const PROVISIONAL_SCHEMA = `
-CREATE TABLE events (
-  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
-  bounded_context TEXT NOT NULL,
-  aggregate_type TEXT NOT NULL,
-  aggregate_id TEXT NOT NULL,
-  aggregate_version INTEGER NOT NULL,
-  event_id TEXT NOT NULL UNIQUE,
-  event_type TEXT NOT NULL,
-  event_version INTEGER NOT NULL DEFAULT 1,
-  payload BLOB NOT NULL,
-  metadata TEXT,
-  trace_id TEXT,
-  correlation_id TEXT,
-  causation_id TEXT,
-  created_at INTEGER NOT NULL,
-  UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-);
-CREATE TABLE aggregate_heads (
-  bounded_context TEXT NOT NULL,
-  aggregate_type TEXT NOT NULL,
-  aggregate_id TEXT NOT NULL,
-  aggregate_version INTEGER NOT NULL,
-  PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
-);
-CREATE TABLE projection_checkpoints (
-  projection_name TEXT PRIMARY KEY,
-  checkpoint TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);`;
 
 /**
  * SQLite through better-sqlite3: pup's `createSqliteEventStore` against raw statements on the
@@ -90,15 +56,11 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
       for (const suffix of ['', '-wal', '-shm'])
         rmSync(config.sqliteFile + suffix, { force: true });
     }
+    // Both sides write into the tables of pup's own migrate(): one schema, no copy to drift.
+    if (unavailable !== null) throw new Error(`@pup/sqlite is unavailable: ${unavailable}`);
     db = new Database(config.sqliteFile);
-    if (unavailable === null) {
-      store = loaded.module!.createSqliteEventStore(db);
-      if (fresh) await store.migrate();
-    } else {
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
-      if (fresh) db.exec(PROVISIONAL_SCHEMA);
-    }
+    store = loaded.module!.createSqliteEventStore(db);
+    if (fresh) await store.migrate();
     statements = null;
   };
   const raws = () => {
