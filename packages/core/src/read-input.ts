@@ -4,6 +4,7 @@ import type {
   Checkpoint,
   PersistedEvent,
   ReadEventsOptions,
+  ReadProjectionBatchOptions,
   Stream,
   StreamRef,
   VersionRange,
@@ -23,15 +24,7 @@ export function validateReadEventsOptions(options: ReadEventsOptions): {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', 'readEvents needs { after?, limit }');
   }
-  const { limit } = options;
-  if (
-    typeof limit !== 'number' ||
-    !Number.isSafeInteger(limit) ||
-    limit < 1 ||
-    limit > MAX_READ_LIMIT
-  ) {
-    throw new InvalidArgumentError('limit', `must be an integer from 1 to ${MAX_READ_LIMIT}`);
-  }
+  const limit = validateLimit(options.limit);
   const after = options.after ?? null;
   if (after !== null && (typeof after !== 'string' || after.length === 0)) {
     throw new InvalidArgumentError('after', 'must be a checkpoint string or null');
@@ -99,6 +92,34 @@ export function validateProjectionName(name: string): string {
     );
   }
   return name;
+}
+
+/**
+ * Validates the arguments of `readProjectionBatch`.
+ * @throws {InvalidArgumentError} on an invalid projection name or a missing or out-of-range
+ * `limit`.
+ */
+export function validateProjectionBatchInput(
+  projectionName: string,
+  options: ReadProjectionBatchOptions,
+): { projectionName: string; limit: number } {
+  validateProjectionName(projectionName);
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'readProjectionBatch needs { limit }');
+  }
+  return { projectionName, limit: validateLimit(options.limit) };
+}
+
+function validateLimit(limit: unknown): number {
+  if (
+    typeof limit !== 'number' ||
+    !Number.isSafeInteger(limit) ||
+    limit < 1 ||
+    limit > MAX_READ_LIMIT
+  ) {
+    throw new InvalidArgumentError('limit', `must be an integer from 1 to ${MAX_READ_LIMIT}`);
+  }
+  return limit;
 }
 
 /**

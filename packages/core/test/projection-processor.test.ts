@@ -223,6 +223,7 @@ describe('ProjectionProcessor.run', () => {
     const broken = new Error('connection lost');
     const processor = new ProjectionProcessor({
       ...store,
+      readProjectionBatch: undefined,
       readEvents: () => Promise.reject(broken),
     });
     const error = await processor.run(collecting('broken')).catch((e: unknown) => e);
@@ -233,6 +234,65 @@ describe('ProjectionProcessor.run', () => {
       globalPosition: undefined,
       cause: broken,
     });
+  });
+
+  it("reads each batch through the store's readProjectionBatch when it has one", async () => {
+    const base = createInMemoryEventStore();
+    await seed(base, 5);
+    const calls: string[] = [];
+    const store: EventStore<any> = {
+      ...base,
+      readProjectionBatch: (tx, name, options) => {
+        calls.push(`batch ${name} ${options.limit}`);
+        return base.readProjectionBatch!(tx, name, options);
+      },
+      getCheckpoint: (tx, name, options) => {
+        calls.push('getCheckpoint');
+        return base.getCheckpoint(tx, name, options);
+      },
+      readEvents: (tx, options) => {
+        calls.push('readEvents');
+        return base.readEvents(tx, options);
+      },
+    };
+    const projection = collecting('batched');
+    await runUntil(
+      new ProjectionProcessor(store, { batchSize: 2, pollIntervalMs: 10 }),
+      projection,
+      async () => (await checkpointOf(base, 'batched')) === '0000000000000005',
+    );
+    expect(projection.seen.map((e) => e.globalPosition)).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.slice(0, 3)).toEqual(['batch batched 2', 'batch batched 2', 'batch batched 2']);
+    expect(calls).not.toContain('getCheckpoint');
+    expect(calls).not.toContain('readEvents');
+  });
+
+  it('rolls back a batch that read nothing instead of committing it', async () => {
+    const base = createInMemoryEventStore();
+    await seed(base, 3);
+    const outcomes: string[] = [];
+    const store: EventStore<any> = {
+      ...base,
+      transaction: (fn) =>
+        base.transaction(fn).then(
+          (value) => {
+            outcomes.push(`commit ${String(value)}`);
+            return value;
+          },
+          (error: unknown) => {
+            outcomes.push('rollback');
+            throw error;
+          },
+        ),
+    };
+    await runUntil(
+      new ProjectionProcessor(store, { pollIntervalMs: 5 }),
+      collecting('idle'),
+      () => outcomes.length >= 3,
+    );
+    expect(outcomes[0]).toBe('commit 3');
+    expect(outcomes.slice(1, 3)).toEqual(['rollback', 'rollback']);
+    expect(await checkpointOf(base, 'idle')).toBe('0000000000000003');
   });
 
   it('reports a handler failure with the event position and checkpoint', async () => {
@@ -265,6 +325,7 @@ describe('ProjectionProcessor.run', () => {
     const store: EventStore<any> = {
       ...base,
       waitForEvents: undefined,
+      readProjectionBatch: undefined,
       readEvents: (tx, options) => {
         reads++;
         return base.readEvents(tx, options);
@@ -288,6 +349,7 @@ describe('ProjectionProcessor.run', () => {
     const timeouts: number[] = [];
     const store: EventStore<any> = {
       ...base,
+      readProjectionBatch: undefined,
       readEvents: (tx, options) => {
         reads++;
         return base.readEvents(tx, options);

@@ -18,7 +18,7 @@ import type { PostgresTables } from './schema.js';
 const MAX_ATTEMPTS = 5;
 
 type Shape = 'single' | 'many';
-type HeadPath = 'upsert' | 'update';
+type HeadPath = 'create' | 'upsert' | 'update';
 
 /** The statements an append runs, by number of events, head path and notification. @internal */
 export interface AppendStatements {
@@ -34,10 +34,11 @@ const EVENT_INSERT_COLUMNS = `bounded_context, aggregate_type, aggregate_id, agg
 /**
  * One statement does the whole append, in one round trip:
  *
- * 1. The head row is locked and checked. `upsert` (expectations a missing stream satisfies:
- *    any, noStream, exact(0)) inserts it with `ON CONFLICT DO UPDATE`: concurrent first appends
- *    wait on each other and then take the conflict path. `update` (streamExists, exact(n > 0))
- *    updates an existing row. Either only succeeds when the current version lies in [$4, $5]
+ * 1. The head row is locked and checked. `create` (noStream, exact(0): only a missing stream
+ *    passes) inserts it with `ON CONFLICT DO NOTHING`: a concurrent first append waits for the
+ *    other to finish, and an existing row means the check failed. `upsert` (any) inserts it or,
+ *    on conflict, moves the existing row on. `update` (streamExists, exact(n > 0)) updates an
+ *    existing row. `upsert` and `update` only succeed when the current version lies in [$4, $5]
  *    ($5 NULL = unbounded), which encodes the ExpectedVersion.
  * 2. The events are inserted, numbered from the head's old version: from `unnest` of one array
  *    per column (`many`), or from scalar parameters (`single`, the common one-event append, which
@@ -52,14 +53,19 @@ function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: bool
   const inRange =
     'h.aggregate_version >= $4::bigint AND h.aggregate_version <= coalesce($5::bigint, h.aggregate_version)';
   const head =
-    path === 'upsert'
-      ? `INSERT INTO ${t.aggregateHeads} AS h (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+    path === 'create'
+      ? `INSERT INTO ${t.aggregateHeads} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+  SELECT $1::text, $2::text, $3::text, $6::bigint WHERE $4::bigint = 0 AND $5::bigint = 0
+  ON CONFLICT (bounded_context, aggregate_type, aggregate_id) DO NOTHING
+  RETURNING 0::bigint AS from_version`
+      : path === 'upsert'
+        ? `INSERT INTO ${t.aggregateHeads} AS h (bounded_context, aggregate_type, aggregate_id, aggregate_version)
   VALUES ($1::text, $2::text, $3::text, $6::bigint)
   ON CONFLICT (bounded_context, aggregate_type, aggregate_id) DO UPDATE
     SET aggregate_version = h.aggregate_version + excluded.aggregate_version, updated_at = now()
     WHERE ${inRange}
   RETURNING h.aggregate_version - $6::bigint AS from_version`
-      : `UPDATE ${t.aggregateHeads} AS h
+        : `UPDATE ${t.aggregateHeads} AS h
     SET aggregate_version = h.aggregate_version + $6::bigint, updated_at = now()
   WHERE h.bounded_context = $1::text AND h.aggregate_type = $2::text AND h.aggregate_id = $3::text
     AND ${inRange}
@@ -90,7 +96,7 @@ RETURNING (SELECT from_version FROM head), aggregate_version, global_position::t
 export function appendStatements(t: PostgresTables): AppendStatements {
   const statements = {} as AppendStatements['statements'];
   for (const shape of ['single', 'many'] as const) {
-    for (const path of ['upsert', 'update'] as const) {
+    for (const path of ['create', 'upsert', 'update'] as const) {
       statements[`${shape}/${path}/notify`] = statement(appendSql(t, shape, path, true));
       statements[`${shape}/${path}/silent`] = statement(appendSql(t, shape, path, false));
     }
@@ -206,7 +212,7 @@ export async function appendEvents<Tx>(
   const append = prepareAppend(expected, events, serializer);
   const params = appendParams(append);
   const shape = append.events.length === 1 ? 'single' : 'many';
-  const path = (params[3] as number) === 0 ? 'upsert' : 'update';
+  const path: HeadPath = params[3] !== 0 ? 'update' : params[4] === 0 ? 'create' : 'upsert';
   const appendStatement = statements.statements[`${shape}/${path}/${notify ? 'notify' : 'silent'}`];
   const { stream } = append;
   for (let attempt = 1; ; attempt++) {

@@ -6,7 +6,9 @@ import type {
   GetCheckpointOptions,
   NewEvent,
   PersistedEvent,
+  ProjectionBatch,
   ReadEventsOptions,
+  ReadProjectionBatchOptions,
   Stream,
   StreamRef,
   TableNames,
@@ -24,7 +26,13 @@ import { type PostgresDriver, statement } from './driver.js';
 import { WakeUps } from './listen.js';
 import { CommitNotifier } from './notify.js';
 import type { ResolvedPostgresOptions } from './options.js';
-import { type ReadStatements, readAggregateStream, readEvents, readStatements } from './read.js';
+import {
+  type ReadStatements,
+  readAggregateStream,
+  readEvents,
+  readProjectionBatch,
+  readStatements,
+} from './read.js';
 import { postgresSchemaSql } from './schema.js';
 import {
   getLogStatus,
@@ -78,7 +86,7 @@ export function createPostgresEventStore<Tx>(
 ): PostgresEventStore<Tx> {
   const { sql: tables, serializer, logger } = options;
   const append: AppendStatements = appendStatements(tables);
-  const read: ReadStatements = readStatements(tables);
+  const read: ReadStatements = readStatements(tables, options.asyncProjectionCommit);
   const checkpoints: CheckpointStatements = checkpointStatements(
     tables,
     options.asyncProjectionCommit,
@@ -141,6 +149,24 @@ export function createPostgresEventStore<Tx>(
       const events = await readEvents(driver, read, serializer, tx, readOptions);
       if (logger !== undefined) holdBack.afterRead(events.length, readOptions.limit);
       return events;
+    },
+
+    async readProjectionBatch(
+      tx: Tx,
+      projectionName: string,
+      batchOptions: ReadProjectionBatchOptions,
+    ): Promise<ProjectionBatch> {
+      const batch = await readProjectionBatch(
+        driver,
+        read,
+        checkpoints,
+        serializer,
+        tx,
+        projectionName,
+        batchOptions,
+      );
+      if (logger !== undefined) holdBack.afterRead(batch.events.length, batchOptions.limit);
+      return batch;
     },
 
     readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream> {

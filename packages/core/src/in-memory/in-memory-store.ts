@@ -9,6 +9,7 @@ import {
   decodeEvent,
   type StoredEventRow,
   validateCheckpoint,
+  validateProjectionBatchInput,
   validateProjectionName,
   validateReadEventsOptions,
   validateStreamRef,
@@ -21,7 +22,9 @@ import type {
   LogStatus,
   NewEvent,
   PersistedEvent,
+  ProjectionBatch,
   ReadEventsOptions,
+  ReadProjectionBatchOptions,
   Stream,
   StreamRef,
   VersionRange,
@@ -101,6 +104,17 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
   // Uint8Array from bytesSerializer) cannot change the stored event.
   const decode = (row: StoredEventRow): PersistedEvent =>
     decodeEvent({ ...row, payload: row.payload.slice() }, serializer);
+
+  /** Up to `limit` committed events after a position, in log order. */
+  const readPage = (afterPosition: number, limit: number): PersistedEvent[] => {
+    // Positions are dense in the committed log (rollbacks give theirs back), so the first event
+    // after `afterPosition` sits at index `afterPosition`.
+    const page: PersistedEvent[] = [];
+    for (let i = afterPosition; i < log.length && page.length < limit; i++) {
+      page.push(decode(log[i]!));
+    }
+    return page;
+  };
 
   const wakeWaiters = (): void => {
     for (const wake of [...waiters]) wake();
@@ -195,13 +209,19 @@ export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): I
       const { after, limit } = validateReadEventsOptions(options);
       const afterPosition = parsePositionCheckpoint(after);
       requireTx(tx);
-      // Positions are dense in the committed log (rollbacks give theirs back), so the first
-      // event after `afterPosition` sits at index `afterPosition`.
-      const page: PersistedEvent[] = [];
-      for (let i = afterPosition; i < log.length && page.length < limit; i++) {
-        page.push(decode(log[i]!));
-      }
-      return page;
+      return readPage(afterPosition, limit);
+    },
+
+    async readProjectionBatch(
+      tx: InMemoryTransaction,
+      projectionName: string,
+      options: ReadProjectionBatchOptions,
+    ): Promise<ProjectionBatch> {
+      const { limit } = validateProjectionBatchInput(projectionName, options);
+      requireTx(tx);
+      // Transactions never overlap here, so holding the checkpoint needs no lock.
+      const checkpoint = checkpoints.get(projectionName) ?? null;
+      return { checkpoint, events: readPage(parsePositionCheckpoint(checkpoint), limit) };
     },
 
     async readAggregateStream(

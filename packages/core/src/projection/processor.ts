@@ -1,5 +1,6 @@
 import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
 import type { EventStore, PersistedEvent } from '../types.js';
+import { readProjectionBatch } from './batch.js';
 import {
   assertProjectionStore,
   projectionCheckpointName,
@@ -26,16 +27,24 @@ const runningCheckpoints = new WeakMap<EventStore<any>, Set<string>>();
 /** Thrown inside a batch's transaction to roll it back when the run is stopped mid-batch. */
 const STOPPED = Symbol('stopped');
 
+/**
+ * Thrown inside a batch's transaction that read nothing: it changed nothing, and a rollback is
+ * cheaper than a commit where taking the checkpoint's lock wrote to the log (PostgreSQL's row
+ * lock), so an idle projection never waits for a log flush.
+ */
+const NOTHING_READ = Symbol('nothing read');
+
 type EventFilter = (event: PersistedEvent) => boolean;
 
 /**
  * Runs projections against a store: reads the log in batches after the projection's checkpoint
  * and hands each matching event to the projection's `handle`.
  *
- * Each batch is one `store.transaction`: read the checkpoint, read up to `batchSize` events after
- * it, handle them, save the checkpoint of the last event, commit. A read model the handler writes
- * through `context.tx` therefore changes exactly once per event, even across crashes: either the
- * batch's writes and its checkpoint commit together, or neither does.
+ * Each batch is one `store.transaction`: lock and read the checkpoint, read up to `batchSize`
+ * events after it (both in one call when the store has `readProjectionBatch`), handle them, save
+ * the checkpoint of the last event, commit. A read model the handler writes through `context.tx`
+ * therefore changes exactly once per event, even across crashes: either the batch's writes and
+ * its checkpoint commit together, or neither does. A batch that read nothing is rolled back.
  *
  * - Events outside the projection's scope (`aggregateTypes`, `boundedContexts`) or owned by another
  *   partition are not handed to `handle`, but they still advance the checkpoint.
@@ -177,7 +186,8 @@ class ProjectionRun<Tx> {
           read = await store.transaction(batch);
         } catch (error) {
           if (error === STOPPED) break;
-          throw this.toProjectionError(error);
+          if (error !== NOTHING_READ) throw this.toProjectionError(error);
+          read = 0;
         }
         events += read;
         if (read > 0 && logger !== undefined) {
@@ -210,9 +220,11 @@ class ProjectionRun<Tx> {
     const projection = this.resolved.projection;
     this.failure = undefined;
     this.batchHandled = 0;
-    const after = await store.getCheckpoint(tx, checkpointName, { lock: true });
-    const events = await store.readEvents(tx, { after, limit: this.config.batchSize });
+    const { events } = await readProjectionBatch(store, tx, checkpointName, {
+      limit: this.config.batchSize,
+    });
     const count = events.length;
+    if (count === 0) throw NOTHING_READ;
     const context: ProjectionContext<Tx> = { tx, signal };
     let handled = 0;
     for (let i = 0; i < count; i++) {
@@ -238,7 +250,7 @@ class ProjectionRun<Tx> {
     // Aborted during the last handler: it may have stopped half-way.
     if (signal.aborted) throw STOPPED;
     this.batchHandled = handled;
-    if (count > 0) await store.saveCheckpoint(tx, checkpointName, events[count - 1]!.checkpoint);
+    await store.saveCheckpoint(tx, checkpointName, events[count - 1]!.checkpoint);
     return count;
   }
 

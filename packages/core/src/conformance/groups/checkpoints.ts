@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '../../errors.js';
 import { ExpectedVersion } from '../../expected-version.js';
-import type { Checkpoint } from '../../types.js';
+import { readProjectionBatch } from '../../projection/batch.js';
+import type { Checkpoint, PersistedEvent } from '../../types.js';
 import {
   appendInTransaction,
   assertNothingWritten,
+  assertRejectsWith,
   deferred,
   itIf,
   makeEvents,
+  readWholeLog,
   sleep,
   snapshotStore,
   supportsConcurrentTransactions,
@@ -16,6 +20,14 @@ import {
   useGroupStore,
 } from '../helpers.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+
+type Untyped = any;
+
+/** What the second worker of a lock test read. */
+interface SeenBatch {
+  checkpoint: Checkpoint | null;
+  first: Checkpoint | undefined;
+}
 
 class RollbackSignal extends Error {
   constructor() {
@@ -190,5 +202,108 @@ export function describeCheckpointConformance(
         assert.equal(await get(name), second);
       },
     );
+
+    api.it('readProjectionBatch reads the events after the saved checkpoint', async () => {
+      const { store } = subject();
+      await checkpoints(4);
+      const name = uniqueId('projection-batch');
+      const batch = (limit: number) =>
+        store.transaction((tx) => readProjectionBatch(store, tx, name, { limit }));
+      const positions = (events: readonly PersistedEvent[]) => events.map((e) => e.checkpoint);
+      const fromStart = await batch(3);
+      assert.equal(fromStart.checkpoint, null);
+      const expectedStart = await store.transaction((tx) =>
+        store.readEvents(tx, { after: null, limit: 3 }),
+      );
+      assert.deepEqual(positions(fromStart.events), positions(expectedStart));
+      assert.equal(fromStart.events.length, 3);
+
+      const saved = fromStart.events[1]!.checkpoint;
+      await save(name, saved);
+      const next = await batch(2);
+      assert.equal(next.checkpoint, saved);
+      const expectedNext = await store.transaction((tx) =>
+        store.readEvents(tx, { after: saved, limit: 2 }),
+      );
+      assert.deepEqual(positions(next.events), positions(expectedNext));
+      assert.equal(next.events[0]!.checkpoint, fromStart.events[2]!.checkpoint);
+      assert.deepEqual(next.events[0]!.payload, fromStart.events[2]!.payload);
+
+      const whole = await readWholeLog(store);
+      const last = whole[whole.length - 1]!.checkpoint;
+      await save(name, last);
+      const end = await batch(10);
+      assert.equal(end.checkpoint, last);
+      assert.deepEqual(end.events, []);
+    });
+
+    api.it('readProjectionBatch rejects a bad name or limit, writing nothing', async () => {
+      const current = subject();
+      const { store } = current;
+      const call = (name: unknown, options: unknown) =>
+        store.transaction((tx) =>
+          readProjectionBatch(store, tx, name as Untyped, options as Untyped),
+        );
+      for (const name of ['', 'p'.repeat(256), 42, null]) {
+        await assertNothingWritten(current, () =>
+          assertRejectsWith(call(name, { limit: 10 }), InvalidArgumentError, 'INVALID_ARGUMENT'),
+        );
+      }
+      const name = uniqueId('projection-batch-bad');
+      for (const options of [{ limit: 0 }, { limit: 1.5 }, { limit: -1 }, {}, { limit: '10' }]) {
+        await assertNothingWritten(current, () =>
+          assertRejectsWith(call(name, options), InvalidArgumentError, 'INVALID_ARGUMENT'),
+        );
+      }
+      assert.equal(await get(name), null);
+    });
+
+    for (const existing of [false, true]) {
+      itIf(
+        api,
+        supportsConcurrentTransactions(harness),
+        `readProjectionBatch makes a second worker wait until the first one commits (${
+          existing ? 'saved checkpoint' : 'no checkpoint yet'
+        })`,
+        'the store queues transactions, so two workers never overlap',
+        async () => {
+          const { store } = subject();
+          const cps = await checkpoints(3);
+          const name = uniqueId('projection-batch-turns');
+          if (existing) await save(name, cps[0]!);
+          const start = existing ? cps[0]! : null;
+          const locked = deferred();
+          const release = deferred();
+          const workerA = store.transaction(async (tx) => {
+            const batch = await readProjectionBatch(store, tx, name, { limit: 1 });
+            assert.equal(batch.checkpoint, start);
+            locked.resolve();
+            await release.promise;
+            await store.saveCheckpoint(tx, name, cps[1]!);
+          });
+          await locked.promise;
+          const seen: { byB?: SeenBatch } = {};
+          let workerB: Promise<void> | undefined;
+          try {
+            workerB = store.transaction(async (tx) => {
+              const batch = await readProjectionBatch(store, tx, name, { limit: 1 });
+              seen.byB = { checkpoint: batch.checkpoint, first: batch.events[0]?.checkpoint };
+              await store.saveCheckpoint(tx, name, cps[2]!);
+            });
+            await sleep(200);
+            assert.ok(seen.byB === undefined, 'worker B read the batch while A held the lock');
+          } finally {
+            release.resolve();
+            await Promise.allSettled([workerA, workerB]);
+          }
+          await Promise.all([workerA, workerB]);
+          // (A cast: TypeScript cannot see that worker B assigned it.)
+          const byB = seen.byB as SeenBatch | undefined;
+          assert.equal(byB?.checkpoint, cps[1], 'worker B must resume from what A committed');
+          assert.equal(byB?.first, cps[2], 'worker B must read the event after that');
+          assert.equal(await get(name), cps[2]);
+        },
+      );
+    }
   });
 }
