@@ -24,8 +24,8 @@ export interface PostgresEventStoreOptions extends EventStoreOptions {
   holdBackWarningMs?: number;
   /**
    * Commit projection batches without waiting for the WAL flush (`synchronous_commit = off` for
-   * the transactions in which `getCheckpoint(tx, name, { lock: true })` is called, that is, core's
-   * `ProjectionProcessor` batches). The read model and the checkpoint still commit or vanish
+   * the transactions in which `readProjectionBatch` or `getCheckpoint(tx, name, { lock: true })`
+   * is called, that is, core's `ProjectionProcessor` batches). The read model and the checkpoint still commit or vanish
    * together, so a server crash can only lose the last few batches, which the projection then
    * handles again: no event is skipped or applied twice in the database. Handlers with side
    * effects outside the database may repeat them. Catch-up runs faster because a batch no longer
