@@ -9,14 +9,12 @@ import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
 /** Turns off the WAL flush wait of the current transaction's commit (`asyncProjectionCommit`). */
-export const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
+const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 
 /** The statements of the checkpoints table. @internal */
 export interface CheckpointStatements {
   get: Statement;
-  /** Reads the checkpoint row and locks it until the transaction ends. */
-  lockRow: Statement;
-  /** The lock of a projection that has no checkpoint row yet. */
+  /** Takes the projection's lock until the transaction ends. */
   lock: Statement;
   /** Names the checkpoints table in the lock key, so two stores on one server do not collide. */
   lockScope: string;
@@ -30,16 +28,11 @@ export function checkpointStatements(
 ): CheckpointStatements {
   return {
     get: statement(`SELECT checkpoint FROM ${t.checkpoints} WHERE projection_name = $1::text`),
-    // FOR NO KEY UPDATE waits for a worker holding the row and then returns the row that worker
-    // committed (READ COMMITTED rechecks the newest version), so one round trip both locks and
-    // reads. With `asyncProjectionCommit` the same statement turns off the commit's WAL flush
-    // wait for this transaction only (`set_config(…, true)` is `SET LOCAL`).
-    lockRow: statement(`SELECT checkpoint${asyncCommit ? `, ${ASYNC_COMMIT}` : ''}
-FROM ${t.checkpoints} WHERE projection_name = $1::text
-FOR NO KEY UPDATE`),
-    // A projection without a row: a transaction-scoped advisory lock keyed by the checkpoints
-    // table and the projection name stands in for the row lock until its first checkpoint is
-    // committed (every worker that finds no row takes it, then looks for the row again).
+    // A transaction-scoped advisory lock keyed by the checkpoints table and the projection name:
+    // no row needs to exist, and taking it assigns no transaction id, so a batch holds no reader
+    // back until it writes (a row lock would, from the batch's first statement on). With
+    // `asyncProjectionCommit` the same statement turns off the commit's WAL flush wait for this
+    // transaction only (`set_config(…, true)` is `SET LOCAL`).
     lock: statement(
       `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0))${
         asyncCommit ? `, ${ASYNC_COMMIT}` : ''
@@ -61,35 +54,15 @@ export async function getCheckpoint<Tx>(
   options?: GetCheckpointOptions,
 ): Promise<Checkpoint | null> {
   const name = validateProjectionName(projectionName);
-  if (options?.lock === true) return lockCheckpoint(driver, statements, tx, name);
+  // The lock is a statement of its own: under READ COMMITTED the statements after it take their
+  // snapshots once it is granted, so they see the checkpoint the previous holder committed.
+  if (options?.lock === true) await lockProjection(driver, statements, tx, name);
   const rows = await driver.query(tx, statements.get, [name]);
   return rows.length === 0 ? null : (rows[0]![0] as string);
 }
 
-/**
- * Locks a projection's checkpoint until the transaction ends and reads it. Workers of one
- * projection exclude each other through the row lock once the row exists, and through the
- * advisory lock before: a worker that finds no row takes the advisory lock and looks again (its
- * own statement, so under READ COMMITTED it sees a row the previous holder committed meanwhile,
- * and locks it).
- * @internal
- */
-export async function lockCheckpoint<Tx>(
-  driver: PostgresDriver<Tx>,
-  statements: CheckpointStatements,
-  tx: Tx,
-  name: string,
-): Promise<Checkpoint | null> {
-  let rows = await driver.query(tx, statements.lockRow, [name]);
-  if (rows.length === 0) {
-    await lockMissingCheckpoint(driver, statements, tx, name);
-    rows = await driver.query(tx, statements.lockRow, [name]);
-  }
-  return rows.length === 0 ? null : (rows[0]![0] as string);
-}
-
-/** Takes the lock that stands in for the row lock of a projection without a row. @internal */
-export async function lockMissingCheckpoint<Tx>(
+/** Takes a projection's lock until the transaction ends. @internal */
+export async function lockProjection<Tx>(
   driver: PostgresDriver<Tx>,
   statements: CheckpointStatements,
   tx: Tx,

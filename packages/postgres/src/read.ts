@@ -15,7 +15,7 @@ import {
   validateVersionRange,
 } from '@pup/core';
 import { encodeCheckpoint, parseCheckpoint } from './checkpoint-token.js';
-import { ASYNC_COMMIT, type CheckpointStatements, lockMissingCheckpoint } from './checkpoints.js';
+import { type CheckpointStatements, lockProjection } from './checkpoints.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
@@ -59,29 +59,19 @@ LIMIT ${limit}`;
 }
 
 /** @internal */
-export function readStatements(t: PostgresTables, asyncCommit = false): ReadStatements {
+export function readStatements(t: PostgresTables): ReadStatements {
   return {
     readEvents: statement(readAfterSql(t, '$1::xid8', '$2::bigint', '$3::integer')),
-    // One projection batch in one round trip: lock the checkpoint row and read the events after
-    // it. FOR NO KEY UPDATE waits for a worker holding the row and then yields the checkpoint that
-    // worker committed. The events come from the statement's snapshot, taken before that wait:
-    // every event of a transaction below its xmin is committed and visible in it, so reading them
-    // after a newer checkpoint skips nothing (at worst it returns fewer events). Each row carries
-    // the checkpoint; a checkpoint without events comes back as one row of NULL event columns, a
-    // missing checkpoint row as no row at all. The xid part drops its leading zeros: xid8's input
-    // would read them as an octal prefix.
-    readProjectionBatch: statement(`WITH cp AS (
-  SELECT c.checkpoint,
-    coalesce(nullif(ltrim(split_part(c.checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
-    split_part(c.checkpoint, '-', 2)::bigint AS global_position${
-      asyncCommit
-        ? `,
-    ${ASYNC_COMMIT} AS async_commit`
-        : ''
-    }
-  FROM ${t.checkpoints} c
-  WHERE c.projection_name = $1::text
-  FOR NO KEY UPDATE
+    // A projection batch's read after its lock: the checkpoint and the events after it in one
+    // statement (a missing checkpoint reads from the start). Every row carries the checkpoint;
+    // a checkpoint without events comes back as one row of NULL event columns. The xid part
+    // drops its leading zeros: xid8's input would read them as an octal prefix.
+    readProjectionBatch: statement(`WITH cp AS MATERIALIZED (
+  SELECT checkpoint,
+    coalesce(nullif(ltrim(split_part(checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
+    coalesce(split_part(checkpoint, '-', 2)::bigint, 0) AS global_position
+  FROM (SELECT (SELECT c.checkpoint FROM ${t.checkpoints} c WHERE c.projection_name = $1::text)
+    AS checkpoint) saved
 )
 SELECT cp.checkpoint, batch.*
 FROM cp LEFT JOIN LATERAL (
@@ -154,8 +144,9 @@ export async function readEvents<Tx>(
 }
 
 /**
- * Locks a projection's checkpoint and reads the events after it: one round trip once the
- * projection has a checkpoint row, four before (see `lockCheckpoint`). @internal
+ * Locks a projection's checkpoint and reads the events after it, in two round trips: the lock,
+ * then one statement for the checkpoint and the events (its snapshot is taken once the lock is
+ * granted, so it sees what the previous holder committed). @internal
  */
 export async function readProjectionBatch<Tx>(
   driver: PostgresDriver<Tx>,
@@ -167,18 +158,9 @@ export async function readProjectionBatch<Tx>(
   options: ReadProjectionBatchOptions,
 ): Promise<ProjectionBatch> {
   const { limit } = validateProjectionBatchInput(projectionName, options);
-  const params = [projectionName, limit];
-  let rows = await driver.query(tx, statements.readProjectionBatch, params);
-  if (rows.length === 0) {
-    // No checkpoint row: take the lock that stands in for it, then look again.
-    await lockMissingCheckpoint(driver, checkpoints, tx, projectionName);
-    rows = await driver.query(tx, statements.readProjectionBatch, params);
-    if (rows.length === 0) {
-      const events = await readEvents(driver, statements, serializer, tx, { after: null, limit });
-      return { checkpoint: null, events };
-    }
-  }
-  const checkpoint = rows[0]![0] as string;
+  await lockProjection(driver, checkpoints, tx, projectionName);
+  const rows = await driver.query(tx, statements.readProjectionBatch, [projectionName, limit]);
+  const checkpoint = (rows[0]![0] as string | null) ?? null;
   // A checkpoint without events: one row whose event columns are NULL.
   if (rows[0]![1] === null) return { checkpoint, events: [] };
   const events = new Array<PersistedEvent>(rows.length);

@@ -86,7 +86,7 @@ export function createPostgresEventStore<Tx>(
 ): PostgresEventStore<Tx> {
   const { sql: tables, serializer, logger } = options;
   const append: AppendStatements = appendStatements(tables);
-  const read: ReadStatements = readStatements(tables, options.asyncProjectionCommit);
+  const read: ReadStatements = readStatements(tables);
   const checkpoints: CheckpointStatements = checkpointStatements(
     tables,
     options.asyncProjectionCommit,

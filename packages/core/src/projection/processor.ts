@@ -28,9 +28,8 @@ const runningCheckpoints = new WeakMap<EventStore<any>, Set<string>>();
 const STOPPED = Symbol('stopped');
 
 /**
- * Thrown inside a batch's transaction that read nothing: it changed nothing, and a rollback is
- * cheaper than a commit where taking the checkpoint's lock wrote to the log (PostgreSQL's row
- * lock), so an idle projection never waits for a log flush.
+ * Thrown inside a batch's transaction that read nothing: it changed nothing, so it is rolled
+ * back, which never waits for a log flush, whatever a store's lock may have written.
  */
 const NOTHING_READ = Symbol('nothing read');
 
