@@ -67,11 +67,11 @@ export function readStatements(t: PostgresTables): ReadStatements {
     // a checkpoint without events comes back as one row of NULL event columns. The xid part
     // drops its leading zeros: xid8's input would read them as an octal prefix.
     readProjectionBatch: statement(`WITH cp AS MATERIALIZED (
-  SELECT checkpoint,
-    coalesce(nullif(ltrim(split_part(checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
-    coalesce(split_part(checkpoint, '-', 2)::bigint, 0) AS global_position
-  FROM (SELECT (SELECT c.checkpoint FROM ${t.checkpoints} c WHERE c.projection_name = $1::text)
-    AS checkpoint) saved
+  SELECT c.checkpoint,
+    coalesce(nullif(ltrim(split_part(c.checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
+    coalesce(split_part(c.checkpoint, '-', 2)::bigint, 0) AS global_position
+  FROM (VALUES (1)) AS one (n)
+    LEFT JOIN ${t.checkpoints} c ON c.projection_name = $1::text
 )
 SELECT cp.checkpoint, batch.*
 FROM cp LEFT JOIN LATERAL (
