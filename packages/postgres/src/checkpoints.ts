@@ -5,7 +5,7 @@ import {
   validateProjectionName,
 } from '@pup/core';
 import { parseCheckpoint } from './checkpoint-token.js';
-import { type PostgresDriver, type Statement, statement } from './driver.js';
+import { type PipelinedQuery, type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
 /** Turns off the WAL flush wait of the current transaction's commit (`asyncProjectionCommit`). */
@@ -54,21 +54,21 @@ export async function getCheckpoint<Tx>(
   options?: GetCheckpointOptions,
 ): Promise<Checkpoint | null> {
   const name = validateProjectionName(projectionName);
-  // The lock is a statement of its own: under READ COMMITTED the statements after it take their
-  // snapshots once it is granted, so they see the checkpoint the previous holder committed.
-  if (options?.lock === true) await lockProjection(driver, statements, tx, name);
-  const rows = await driver.query(tx, statements.get, [name]);
+  const get: PipelinedQuery = [statements.get, [name]];
+  const rows =
+    options?.lock === true
+      ? (await driver.pipeline(tx, [lockQuery(statements, name), get]))[1]!
+      : await driver.query(tx, get[0], get[1]);
   return rows.length === 0 ? null : (rows[0]![0] as string);
 }
 
-/** Takes a projection's lock until the transaction ends. @internal */
-export async function lockProjection<Tx>(
-  driver: PostgresDriver<Tx>,
-  statements: CheckpointStatements,
-  tx: Tx,
-  name: string,
-): Promise<void> {
-  await driver.query(tx, statements.lock, [name, statements.lockScope]);
+/**
+ * The statement that takes a projection's lock until the transaction ends. It must run on its
+ * own, before the reads that follow it: under READ COMMITTED those take their snapshots once it
+ * is granted, so they see the checkpoint the previous holder committed. @internal
+ */
+export function lockQuery(statements: CheckpointStatements, name: string): PipelinedQuery {
+  return [statements.lock, [name, statements.lockScope]];
 }
 
 /** Inserts or overwrites the checkpoint of a projection. @internal */

@@ -16,6 +16,9 @@ export function statement(text: string): Statement {
   return { name: `pup_${digest}`, text };
 }
 
+/** A statement and its parameters, for {@link PostgresDriver.pipeline}. @internal */
+export type PipelinedQuery = readonly [statement: Statement, params: readonly unknown[]];
+
 /** What a driver calls while it listens for notifications. @internal */
 export interface ListenHandlers {
   /** A notification arrived on the channel. */
@@ -51,6 +54,12 @@ export interface DatabaseErrorInfo {
 export interface PostgresDriver<Tx> {
   /** Runs a prepared statement inside the caller's transaction. */
   query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
+  /**
+   * Runs prepared statements one after the other inside the caller's transaction and returns
+   * their rows. A driver that pipelines (postgres.js) sends them all at once, in one round trip;
+   * the server still runs each only after the previous one, with its own snapshot.
+   */
+  pipeline(tx: Tx, queries: readonly PipelinedQuery[]): Promise<unknown[][][]>;
   /** Runs a prepared statement on any connection of the pool, outside a transaction. */
   queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
   /** Runs several statements without parameters (the schema) inside a transaction. */

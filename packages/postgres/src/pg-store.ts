@@ -3,6 +3,7 @@ import type {
   DatabaseErrorInfo,
   Listener,
   ListenHandlers,
+  PipelinedQuery,
   PostgresDriver,
   Statement,
 } from './driver.js';
@@ -92,6 +93,15 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
     params: readonly unknown[],
   ): Promise<unknown[][]> {
     return (await client.query(arrayQuery(statement, params))).rows;
+  }
+
+  async pipeline(client: Client, queries: readonly PipelinedQuery[]): Promise<unknown[][][]> {
+    // pg sends a query only once the previous one has finished: one round trip each.
+    const results: unknown[][][] = [];
+    for (const [statement, params] of queries) {
+      results.push(await this.query(client, statement, params));
+    }
+    return results;
   }
 
   async queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {

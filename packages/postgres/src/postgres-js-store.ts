@@ -3,6 +3,7 @@ import type {
   DatabaseErrorInfo,
   Listener,
   ListenHandlers,
+  PipelinedQuery,
   PostgresDriver,
   Statement,
 } from './driver.js';
@@ -56,6 +57,11 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
     return Promise.resolve(
       tx.unsafe(statement.text, params as unknown[], { prepare: true }).values(),
     );
+  }
+
+  pipeline(tx: Tx, queries: readonly PipelinedQuery[]): Promise<unknown[][][]> {
+    // Queries issued together on one connection go out together (postgres.js pipelines them).
+    return Promise.all(queries.map(([statement, params]) => this.query(tx, statement, params)));
   }
 
   queryPool(statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {

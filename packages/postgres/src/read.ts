@@ -15,7 +15,7 @@ import {
   validateVersionRange,
 } from '@pup/core';
 import { encodeCheckpoint, parseCheckpoint } from './checkpoint-token.js';
-import { type CheckpointStatements, lockProjection } from './checkpoints.js';
+import { type CheckpointStatements, lockQuery } from './checkpoints.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
@@ -144,9 +144,10 @@ export async function readEvents<Tx>(
 }
 
 /**
- * Locks a projection's checkpoint and reads the events after it, in two round trips: the lock,
- * then one statement for the checkpoint and the events (its snapshot is taken once the lock is
- * granted, so it sees what the previous holder committed). @internal
+ * Locks a projection's checkpoint and reads the events after it: the lock, then one statement for
+ * the checkpoint and the events (its snapshot is taken once the lock is granted, so it sees what
+ * the previous holder committed). Two round trips on `pg`, one on postgres.js, which pipelines.
+ * @internal
  */
 export async function readProjectionBatch<Tx>(
   driver: PostgresDriver<Tx>,
@@ -158,8 +159,10 @@ export async function readProjectionBatch<Tx>(
   options: ReadProjectionBatchOptions,
 ): Promise<ProjectionBatch> {
   const { limit } = validateProjectionBatchInput(projectionName, options);
-  await lockProjection(driver, checkpoints, tx, projectionName);
-  const rows = await driver.query(tx, statements.readProjectionBatch, [projectionName, limit]);
+  const [, rows] = (await driver.pipeline(tx, [
+    lockQuery(checkpoints, projectionName),
+    [statements.readProjectionBatch, [projectionName, limit]],
+  ])) as [unknown[][], unknown[][]];
   const checkpoint = (rows[0]![0] as string | null) ?? null;
   // A checkpoint without events: one row whose event columns are NULL.
   if (rows[0]![1] === null) return { checkpoint, events: [] };
