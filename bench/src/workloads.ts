@@ -29,6 +29,21 @@ export interface Sizes {
   slices: number;
 }
 
+/** Full sizes for a database server (each commit waits for the server's disk). */
+const SERVER_SIZES: Sizes = {
+  append1: 1_500,
+  append100: 200,
+  concurrent: 4_000,
+  readStreams: 500,
+  reads: 1_500,
+  catchUp: 200_000,
+  rss: 1_000_000,
+  batchSize: 100,
+  pairs: 5,
+  catchUpPairs: 3,
+  slices: 10,
+};
+
 const FULL: Record<AdapterName, Sizes> = {
   sqlite: {
     append1: 10_000,
@@ -43,32 +58,8 @@ const FULL: Record<AdapterName, Sizes> = {
     catchUpPairs: 3,
     slices: 10,
   },
-  postgres: {
-    append1: 1_500,
-    append100: 200,
-    concurrent: 4_000,
-    readStreams: 500,
-    reads: 1_500,
-    catchUp: 200_000,
-    rss: 1_000_000,
-    batchSize: 100,
-    pairs: 5,
-    catchUpPairs: 3,
-    slices: 10,
-  },
-  mysql: {
-    append1: 1_500,
-    append100: 200,
-    concurrent: 4_000,
-    readStreams: 500,
-    reads: 1_500,
-    catchUp: 200_000,
-    rss: 1_000_000,
-    batchSize: 100,
-    pairs: 5,
-    catchUpPairs: 3,
-    slices: 10,
-  },
+  postgres: SERVER_SIZES,
+  mysql: SERVER_SIZES,
 };
 
 const QUICK: Sizes = {

@@ -53,6 +53,7 @@ function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: bool
   const inRange =
     'h.aggregate_version >= $4::bigint AND h.aggregate_version <= coalesce($5::bigint, h.aggregate_version)';
   const head =
+    // `create` binds the same parameters as the other paths; its range is always [0, 0].
     path === 'create'
       ? `INSERT INTO ${t.aggregateHeads} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
   SELECT $1::text, $2::text, $3::text, $6::bigint WHERE $4::bigint = 0 AND $5::bigint = 0
@@ -235,8 +236,9 @@ export async function appendEvents<Tx>(
       }
       return buildAppendResult(append, fromVersion, globalPositions, checkpoints);
     }
-    // The check failed. The head row (when it exists) is locked by now, so this reads the version
-    // that made it fail, unless a concurrent append changed it in between (then retry).
+    // The check failed. The head row (when it exists) is committed or locked by us by now, so
+    // this reads the version that made it fail, unless a concurrent append changed it in between
+    // (then retry).
     const current = await driver.query(tx, statements.streamVersion, [
       stream.boundedContext,
       stream.aggregateType,
