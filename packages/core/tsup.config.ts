@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', conformance: 'src/conformance/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    adapter: 'src/adapter/index.ts',
+    conformance: 'src/conformance/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

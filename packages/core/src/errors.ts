@@ -10,7 +10,8 @@ export type PupErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_CONFIG'
   | 'PROJECTION_FAILED'
-  | 'STORE_CLOSED';
+  | 'STORE_CLOSED'
+  | 'DATABASE_ERROR';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -149,5 +150,19 @@ export class ProjectionError extends PupError {
 export class StoreClosedError extends PupError {
   constructor(what = 'event store') {
     super('STORE_CLOSED', `This ${what} is closed`);
+  }
+}
+
+/**
+ * The database failed in a way no other pup error describes (a failed statement, a commit the
+ * server refused). `cause` holds the driver's error.
+ */
+export class DatabaseError extends PupError {
+  /** Name of the database (`PostgreSQL`, `SQLite`, …). */
+  readonly database: string;
+
+  constructor(database: string, message: string, options?: { cause?: unknown }) {
+    super('DATABASE_ERROR', `${database}: ${message}`, options);
+    this.database = database;
   }
 }

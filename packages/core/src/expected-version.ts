@@ -1,5 +1,4 @@
-import { InvalidArgumentError, OptimisticConcurrencyError } from './errors.js';
-import type { StreamRef } from './types.js';
+import { InvalidArgumentError } from './errors.js';
 
 /** The kinds of expectation an append can state about the stream's current version. */
 export type ExpectedVersionKind = 'any' | 'noStream' | 'streamExists' | 'exact';
@@ -103,19 +102,5 @@ export function assertExpectedVersion(expected: unknown): asserts expected is Ex
       'expectedVersion',
       'use ExpectedVersion.any(), .noStream(), .streamExists() or .exact(n)',
     );
-  }
-}
-
-/**
- * Throws {@link OptimisticConcurrencyError} when a stream at `currentVersion` does not satisfy
- * `expected`. Adapters call it once they hold the stream's head under a lock.
- */
-export function checkExpectedVersion(
-  stream: StreamRef,
-  expected: ExpectedVersion,
-  currentVersion: number,
-): void {
-  if (!expected.matches(currentVersion)) {
-    throw new OptimisticConcurrencyError(stream, expected, currentVersion);
   }
 }

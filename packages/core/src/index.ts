@@ -1,11 +1,7 @@
+export type { CompleteEventStore } from './adapter/create-event-store.js';
+export { compareCheckpoints } from './checkpoint.js';
 export {
-  buildAppendResult,
-  type PreparedAppend,
-  type PreparedEvent,
-  prepareAppend,
-} from './append-input.js';
-export { compareCheckpoints, parsePositionCheckpoint, positionCheckpoint } from './checkpoint.js';
-export {
+  DatabaseError,
   DuplicateEventIdError,
   InvalidArgumentError,
   InvalidConfigError,
@@ -17,12 +13,7 @@ export {
   type PupErrorCode,
   StoreClosedError,
 } from './errors.js';
-export {
-  assertExpectedVersion,
-  checkExpectedVersion,
-  ExpectedVersion,
-  type ExpectedVersionKind,
-} from './expected-version.js';
+export { ExpectedVersion, type ExpectedVersionKind } from './expected-version.js';
 export {
   createInMemoryEventStore,
   type InMemoryEventStore,
@@ -31,16 +22,12 @@ export {
   type InMemoryTransaction,
 } from './in-memory/in-memory-store.js';
 export type { Logger } from './logger.js';
-export {
-  type EventStoreOptions,
-  type ResolvedEventStoreOptions,
-  resolveEventStoreOptions,
-} from './options.js';
+export type { EventStoreOptions } from './options.js';
 export {
   projectionCheckpointName,
   type ResolvedProjectionProcessorConfig,
 } from './projection/config.js';
-export { fnv1a32, hashPartitionStrategy, type PartitionStrategy } from './projection/partition.js';
+export { hashPartitionStrategy, type PartitionStrategy } from './projection/partition.js';
 export { ProjectionProcessor } from './projection/processor.js';
 export {
   type ProjectionRunEntry,
@@ -60,30 +47,13 @@ export type {
   ProjectionProcessorConfig,
   RunOptions,
 } from './projection/types.js';
-export {
-  buildStream,
-  decodeEvent,
-  MAX_READ_LIMIT,
-  type StoredEventRow,
-  validateCheckpoint,
-  validateProjectionBatchInput,
-  validateProjectionName,
-  validateReadEventsOptions,
-  validateStreamRef,
-  validateVersionRange,
-} from './read-input.js';
+export { MAX_READ_LIMIT } from './read-input.js';
 export {
   bytesSerializer,
   jsonSerializer,
   type Serializer,
   type SerializerEvent,
 } from './serializer.js';
-export {
-  defaultTableNames,
-  parseQualifiedName,
-  quoteQualifiedName,
-  resolveTableNames,
-} from './table-names.js';
 export type {
   AppendResult,
   Checkpoint,
@@ -102,4 +72,3 @@ export type {
   VersionRange,
   WaitForEventsOptions,
 } from './types.js';
-export { isUuid, uuidv7 } from './uuid.js';

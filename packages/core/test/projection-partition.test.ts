@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, hashPartitionStrategy } from '../src/index.js';
+import { fnv1a32 } from '../src/adapter/index.js';
+import { hashPartitionStrategy } from '../src/index.js';
 
 describe('fnv1a32', () => {
   it.each([

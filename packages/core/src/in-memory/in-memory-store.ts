@@ -1,35 +1,14 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { buildAppendResult, prepareAppend } from '../append-input.js';
-import { parsePositionCheckpoint, positionCheckpoint } from '../checkpoint.js';
-import { DuplicateEventIdError, InvalidArgumentError } from '../errors.js';
-import { checkExpectedVersion, type ExpectedVersion } from '../expected-version.js';
-import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js';
-import {
-  buildStream,
-  decodeEvent,
-  type StoredEventRow,
-  validateCheckpoint,
-  validateProjectionBatchInput,
-  validateProjectionName,
-  validateReadEventsOptions,
-  validateStreamRef,
-  validateVersionRange,
-} from '../read-input.js';
+import { type CompleteEventStore, createEventStore } from '../adapter/create-event-store.js';
 import type {
-  AppendResult,
-  Checkpoint,
-  EventStore,
-  LogStatus,
-  NewEvent,
-  PersistedEvent,
-  ProjectionBatch,
-  ReadEventsOptions,
-  ReadProjectionBatchOptions,
-  Stream,
-  StreamRef,
-  VersionRange,
-  WaitForEventsOptions,
-} from '../types.js';
+  AppendOutcome,
+  EventStoreDialect,
+  StoredEventRow,
+  TransactionScope,
+} from '../adapter/dialect.js';
+import { positionCheckpoint, positionCheckpoints } from '../adapter/position-checkpoint.js';
+import type { PreparedAppend } from '../append-input.js';
+import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js';
+import type { Checkpoint, LogStatus, StreamRef } from '../types.js';
 
 /**
  * The transaction handle of the in-memory store. Only valid inside the `store.transaction`
@@ -48,7 +27,7 @@ export interface InMemoryRowCounts {
 }
 
 /** The in-memory store: an {@link EventStore} plus a few inspection helpers for tests. */
-export interface InMemoryEventStore extends EventStore<InMemoryTransaction> {
+export interface InMemoryEventStore extends CompleteEventStore<InMemoryTransaction> {
   /** Counts what is committed, bypassing the read methods (for "nothing was written" checks). */
   countRows(): InMemoryRowCounts;
 }
@@ -60,7 +39,6 @@ type Undo = () => void;
 
 class Transaction implements InMemoryTransaction {
   active = true;
-  appended = false;
   readonly undo: Undo[] = [];
 }
 
@@ -68,233 +46,192 @@ const streamKey = (s: StreamRef): string =>
   JSON.stringify([s.boundedContext, s.aggregateType, s.aggregateId]);
 
 /**
- * A complete event store in process memory, for unit tests of domain code and projections. It
- * honours the same contract as the SQL adapters (validation, optimistic concurrency, atomic
- * appends, transactions that roll back, checkpoints) and passes the same conformance suite.
+ * The in-memory "database": committed structures changed in place, with an undo log per
+ * transaction. Transactions are queued one at a time, like SQLite's writers.
+ */
+class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> {
+  readonly name = 'in-memory';
+  readonly checkpoints = positionCheckpoints;
+  private readonly log: StoredEventRow[] = [];
+  private readonly streams = new Map<string, StoredEventRow[]>();
+  private readonly eventIds = new Set<string>();
+  private readonly savedCheckpoints = new Map<string, Checkpoint>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextPosition = 1;
+
+  isTransaction(tx: unknown): boolean {
+    return tx instanceof Transaction && tx.active;
+  }
+
+  transaction<T>(
+    fn: (tx: InMemoryTransaction) => Promise<T>,
+    _scope: TransactionScope,
+  ): Promise<T> {
+    const turn = this.queue.then(async () => {
+      const tx = new Transaction();
+      try {
+        const result = await fn(tx);
+        tx.active = false;
+        return result;
+      } catch (error) {
+        this.rollbackTo(tx, 0);
+        tx.active = false;
+        throw error;
+      }
+    });
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async savepoint<T>(tx: InMemoryTransaction, _name: string, fn: () => Promise<T>): Promise<T> {
+    const t = tx as Transaction;
+    const mark = t.undo.length;
+    try {
+      return await fn();
+    } catch (error) {
+      this.rollbackTo(t, mark);
+      throw error;
+    }
+  }
+
+  private rollbackTo(tx: Transaction, mark: number): void {
+    while (tx.undo.length > mark) tx.undo.pop()!();
+  }
+
+  async append(tx: InMemoryTransaction, append: PreparedAppend): Promise<AppendOutcome> {
+    const t = tx as Transaction;
+    const key = streamKey(append.stream);
+    const existing = this.streams.get(key);
+    const fromVersion = existing?.length ?? 0;
+    if (!append.expected.matches(fromVersion)) {
+      return { status: 'versionConflict', actualVersion: fromVersion };
+    }
+    for (const event of append.events) {
+      if (this.eventIds.has(event.eventId)) {
+        return { status: 'duplicateEventId', eventId: event.eventId };
+      }
+    }
+    const rows = existing ?? [];
+    if (existing === undefined) this.streams.set(key, rows);
+    const globalPositions: number[] = [];
+    const checkpoints: Checkpoint[] = [];
+    const startPosition = this.nextPosition;
+    append.events.forEach((event, i) => {
+      const globalPosition = this.nextPosition++;
+      const checkpoint = positionCheckpoint(globalPosition);
+      const row: StoredEventRow = {
+        globalPosition,
+        checkpoint,
+        ...append.stream,
+        aggregateVersion: fromVersion + i + 1,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        eventVersion: event.eventVersion,
+        payload: event.payloadBytes.slice(),
+        metadata: event.metadataJson,
+        traceId: event.traceId,
+        correlationId: event.correlationId,
+        causationId: event.causationId,
+        createdAt: event.createdAt.getTime(),
+      };
+      this.log.push(row);
+      rows.push(row);
+      this.eventIds.add(event.eventId);
+      globalPositions.push(globalPosition);
+      checkpoints.push(checkpoint);
+    });
+    t.undo.push(() => {
+      this.log.length -= append.events.length;
+      rows.length = fromVersion;
+      if (fromVersion === 0) this.streams.delete(key);
+      for (const event of append.events) this.eventIds.delete(event.eventId);
+      this.nextPosition = startPosition;
+    });
+    return { status: 'appended', fromVersion, globalPositions, checkpoints };
+  }
+
+  /**
+   * A copy of a stored row, so a caller mutating a payload read back (a Uint8Array from
+   * bytesSerializer) cannot change the stored event.
+   */
+  private copy(row: StoredEventRow): StoredEventRow {
+    return { ...row, payload: row.payload.slice() };
+  }
+
+  async readEvents(_tx: InMemoryTransaction, after: number | null, limit: number) {
+    // Positions are dense in the committed log (rollbacks give theirs back), so the first event
+    // after position p sits at index p.
+    const rows: StoredEventRow[] = [];
+    for (let i = after ?? 0; i < this.log.length && rows.length < limit; i++) {
+      rows.push(this.copy(this.log[i]!));
+    }
+    return rows;
+  }
+
+  async readStream(
+    _tx: InMemoryTransaction,
+    stream: StreamRef,
+    fromVersion: number,
+    toVersion: number | null,
+  ) {
+    const stored = this.streams.get(streamKey(stream)) ?? [];
+    const last = toVersion === null ? stored.length : Math.min(toVersion, stored.length);
+    const rows: StoredEventRow[] = [];
+    for (let v = fromVersion; v <= last; v++) rows.push(this.copy(stored[v - 1]!));
+    return rows;
+  }
+
+  // Transactions never overlap here, so holding the checkpoint needs no lock.
+  async getCheckpoint(_tx: InMemoryTransaction, projectionName: string) {
+    return this.savedCheckpoints.get(projectionName) ?? null;
+  }
+
+  async saveCheckpoint(tx: InMemoryTransaction, projectionName: string, checkpoint: Checkpoint) {
+    const previous = this.savedCheckpoints.get(projectionName);
+    this.savedCheckpoints.set(projectionName, checkpoint);
+    (tx as Transaction).undo.push(() => {
+      if (previous === undefined) this.savedCheckpoints.delete(projectionName);
+      else this.savedCheckpoints.set(projectionName, previous);
+    });
+  }
+
+  async getLogStatus(_tx: InMemoryTransaction, after: number | null): Promise<LogStatus> {
+    const head = this.log[this.log.length - 1];
+    return {
+      headCheckpoint: head?.checkpoint ?? null,
+      headPosition: head?.globalPosition ?? null,
+      eventsAfter: Math.max(0, this.log.length - (after ?? 0)),
+    };
+  }
+
+  async migrate(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  countRows(): InMemoryRowCounts {
+    return {
+      events: this.log.length,
+      aggregateHeads: this.streams.size,
+      checkpoints: this.savedCheckpoints.size,
+    };
+  }
+}
+
+/**
+ * A complete event store in process memory, for unit tests of domain code and projections. It is
+ * built by the same frame as the SQL adapters (`@pup/core/adapter`), so it validates, errs,
+ * nests transactions and closes exactly as they do, and it passes the same conformance suite.
  * Transactions are queued one at a time, like SQLite's writers; a nested `transaction` call from
- * inside a callback joins the outer transaction as a savepoint.
+ * inside a callback runs as a savepoint of the outer transaction.
  *
  * @example
  * const store = createInMemoryEventStore();
  * await store.transaction((tx) => store.append(tx, ExpectedVersion.noStream(), [event]));
  */
 export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): InMemoryEventStore {
-  const { serializer } = resolveEventStoreOptions(options);
-  const log: StoredEventRow[] = [];
-  const streams = new Map<string, StoredEventRow[]>();
-  const eventIds = new Set<string>();
-  const checkpoints = new Map<string, Checkpoint>();
-  const waiters = new Set<() => void>();
-  const current = new AsyncLocalStorage<Transaction>();
-  let queue: Promise<unknown> = Promise.resolve();
-  let nextPosition = 1;
-
-  const requireTx = (tx: InMemoryTransaction): Transaction => {
-    if (!(tx instanceof Transaction) || !tx.active) {
-      throw new InvalidArgumentError('tx', 'not an open transaction of this in-memory store');
-    }
-    return tx;
-  };
-
-  const rollbackTo = (tx: Transaction, mark: number): void => {
-    while (tx.undo.length > mark) tx.undo.pop()!();
-  };
-
-  // Each read decodes a copy of the stored bytes, so a caller mutating a payload read back (a
-  // Uint8Array from bytesSerializer) cannot change the stored event.
-  const decode = (row: StoredEventRow): PersistedEvent =>
-    decodeEvent({ ...row, payload: row.payload.slice() }, serializer);
-
-  /** Up to `limit` committed events after a position, in log order. */
-  const readPage = (afterPosition: number, limit: number): PersistedEvent[] => {
-    // Positions are dense in the committed log (rollbacks give theirs back), so the first event
-    // after `afterPosition` sits at index `afterPosition`.
-    const page: PersistedEvent[] = [];
-    for (let i = afterPosition; i < log.length && page.length < limit; i++) {
-      page.push(decode(log[i]!));
-    }
-    return page;
-  };
-
-  const wakeWaiters = (): void => {
-    for (const wake of [...waiters]) wake();
-  };
-
-  async function run<T>(tx: Transaction, fn: (tx: InMemoryTransaction) => Promise<T>): Promise<T> {
-    try {
-      const result = await current.run(tx, () => fn(tx));
-      tx.active = false;
-      if (tx.appended) wakeWaiters();
-      return result;
-    } catch (error) {
-      rollbackTo(tx, 0);
-      tx.active = false;
-      throw error;
-    }
-  }
-
-  const store: InMemoryEventStore = {
-    async transaction<T>(fn: (tx: InMemoryTransaction) => Promise<T>): Promise<T> {
-      const outer = current.getStore();
-      if (outer?.active) {
-        const mark = outer.undo.length;
-        try {
-          return await fn(outer);
-        } catch (error) {
-          rollbackTo(outer, mark);
-          throw error;
-        }
-      }
-      const turn = queue.then(() => run(new Transaction(), fn));
-      queue = turn.catch(() => undefined);
-      return turn;
-    },
-
-    async append(
-      tx: InMemoryTransaction,
-      expected: ExpectedVersion,
-      events: readonly NewEvent[],
-    ): Promise<AppendResult> {
-      const prepared = prepareAppend(expected, events, serializer);
-      const t = requireTx(tx);
-      const key = streamKey(prepared.stream);
-      const existing = streams.get(key);
-      const fromVersion = existing?.length ?? 0;
-      checkExpectedVersion(prepared.stream, prepared.expected, fromVersion);
-      for (const event of prepared.events) {
-        if (eventIds.has(event.eventId)) throw new DuplicateEventIdError(event.eventId);
-      }
-
-      const rows = existing ?? [];
-      if (existing === undefined) streams.set(key, rows);
-      const positions: number[] = [];
-      const tokens: Checkpoint[] = [];
-      const startPosition = nextPosition;
-      prepared.events.forEach((event, i) => {
-        const globalPosition = nextPosition++;
-        const checkpoint = positionCheckpoint(globalPosition);
-        const row: StoredEventRow = {
-          globalPosition,
-          checkpoint,
-          ...prepared.stream,
-          aggregateVersion: fromVersion + i + 1,
-          eventId: event.eventId,
-          eventType: event.eventType,
-          eventVersion: event.eventVersion,
-          payload: event.payloadBytes.slice(),
-          metadata: event.metadataJson,
-          traceId: event.traceId,
-          correlationId: event.correlationId,
-          causationId: event.causationId,
-          createdAt: event.createdAt.getTime(),
-        };
-        log.push(row);
-        rows.push(row);
-        eventIds.add(event.eventId);
-        positions.push(globalPosition);
-        tokens.push(checkpoint);
-      });
-      t.appended = true;
-      t.undo.push(() => {
-        log.length -= prepared.events.length;
-        rows.length = fromVersion;
-        if (fromVersion === 0) streams.delete(key);
-        for (const event of prepared.events) eventIds.delete(event.eventId);
-        nextPosition = startPosition;
-      });
-      return buildAppendResult(prepared, fromVersion, positions, tokens);
-    },
-
-    async readEvents(tx: InMemoryTransaction, options: ReadEventsOptions) {
-      const { after, limit } = validateReadEventsOptions(options);
-      const afterPosition = parsePositionCheckpoint(after);
-      requireTx(tx);
-      return readPage(afterPosition, limit);
-    },
-
-    async readProjectionBatch(
-      tx: InMemoryTransaction,
-      projectionName: string,
-      options: ReadProjectionBatchOptions,
-    ): Promise<ProjectionBatch> {
-      const { limit } = validateProjectionBatchInput(projectionName, options);
-      requireTx(tx);
-      // Transactions never overlap here, so holding the checkpoint needs no lock.
-      const checkpoint = checkpoints.get(projectionName) ?? null;
-      return { checkpoint, events: readPage(parsePositionCheckpoint(checkpoint), limit) };
-    },
-
-    async readAggregateStream(
-      tx: InMemoryTransaction,
-      stream: StreamRef,
-      range?: VersionRange,
-    ): Promise<Stream> {
-      const ref = validateStreamRef(stream);
-      const { fromVersion, toVersion } = validateVersionRange(range);
-      requireTx(tx);
-      const rows = streams.get(streamKey(ref)) ?? [];
-      const last = toVersion === null ? rows.length : Math.min(toVersion, rows.length);
-      const events: PersistedEvent[] = [];
-      for (let v = fromVersion; v <= last; v++) events.push(decode(rows[v - 1]!));
-      return buildStream(ref, events);
-    },
-
-    async getCheckpoint(tx: InMemoryTransaction, projectionName: string) {
-      validateProjectionName(projectionName);
-      requireTx(tx);
-      return checkpoints.get(projectionName) ?? null;
-    },
-
-    async saveCheckpoint(tx: InMemoryTransaction, projectionName: string, checkpoint: Checkpoint) {
-      validateProjectionName(projectionName);
-      validateCheckpoint(checkpoint);
-      const t = requireTx(tx);
-      const previous = checkpoints.get(projectionName);
-      checkpoints.set(projectionName, checkpoint);
-      t.undo.push(() => {
-        if (previous === undefined) checkpoints.delete(projectionName);
-        else checkpoints.set(projectionName, previous);
-      });
-    },
-
-    async getLogStatus(
-      tx: InMemoryTransaction,
-      options?: { after?: Checkpoint | null },
-    ): Promise<LogStatus> {
-      const afterPosition = parsePositionCheckpoint(options?.after ?? null);
-      requireTx(tx);
-      const head = log[log.length - 1];
-      return {
-        headCheckpoint: head?.checkpoint ?? null,
-        headPosition: head?.globalPosition ?? null,
-        eventsAfter: Math.max(0, log.length - afterPosition),
-      };
-    },
-
-    async migrate() {},
-
-    waitForEvents({ signal, timeoutMs }: WaitForEventsOptions): Promise<void> {
-      return new Promise((resolve) => {
-        if (signal.aborted) return resolve();
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          waiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, timeoutMs));
-        signal.addEventListener('abort', done, { once: true });
-        waiters.add(done);
-      });
-    },
-
-    countRows() {
-      return { events: log.length, aggregateHeads: streams.size, checkpoints: checkpoints.size };
-    },
-
-    async close() {
-      wakeWaiters();
-    },
-  };
-  return store;
+  const resolved = resolveEventStoreOptions(options);
+  const dialect = new InMemoryDialect();
+  return createEventStore(dialect, resolved, () => ({
+    countRows: () => dialect.countRows(),
+  }));
 }

@@ -1,4 +1,9 @@
-import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
+import {
+  InvalidArgumentError,
+  InvalidConfigError,
+  ProjectionError,
+  StoreClosedError,
+} from '../errors.js';
 import type { EventStore, PersistedEvent } from '../types.js';
 import { readProjectionBatch } from './batch.js';
 import {
@@ -114,6 +119,7 @@ export class ProjectionProcessor<Tx = unknown> {
    * checkpoint is already being processed on this store in this process.
    * @throws {ProjectionError} (as a rejection) when a handler throws or the store fails; the
    * failing batch was rolled back. `cause` holds the original error.
+   * @throws {StoreClosedError} (as a rejection) when the store was closed while the run went on.
    */
   async run(projection: Projection<Tx>, options: RunOptions = {}): Promise<void> {
     const resolved = resolveProjection(projection);
@@ -253,9 +259,11 @@ class ProjectionRun<Tx> {
     return count;
   }
 
-  private toProjectionError(error: unknown): ProjectionError {
+  private toProjectionError(error: unknown): ProjectionError | StoreClosedError {
     // A handler failed: that is the failure to report, even if the rollback failed as well.
     if (this.failure !== undefined) return this.failure;
+    // The store was closed under the run: say so as such, the run cannot go on.
+    if (error instanceof StoreClosedError) return error;
     return new ProjectionError(this.resolved.name, `batch failed: ${describe(error)}`, {
       cause: error,
     });

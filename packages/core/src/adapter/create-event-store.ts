@@ -1,0 +1,551 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { buildAppendResult, prepareAppend } from '../append-input.js';
+import {
+  DatabaseError,
+  DuplicateEventIdError,
+  InvalidArgumentError,
+  OptimisticConcurrencyError,
+  PupError,
+  StoreClosedError,
+} from '../errors.js';
+import type { ExpectedVersion } from '../expected-version.js';
+import type { ResolvedEventStoreOptions } from '../options.js';
+import {
+  buildStream,
+  decodeEvent,
+  validateCheckpoint,
+  validateProjectionBatchInput,
+  validateProjectionName,
+  validateReadEventsOptions,
+  validateStreamRef,
+  validateVersionRange,
+} from '../read-input.js';
+import type {
+  AppendResult,
+  Checkpoint,
+  EventStore,
+  GetCheckpointOptions,
+  LogStatus,
+  NewEvent,
+  PersistedEvent,
+  ProjectionBatch,
+  ReadEventsOptions,
+  ReadProjectionBatchOptions,
+  Stream,
+  StreamRef,
+  VersionRange,
+  WaitForEventsOptions,
+} from '../types.js';
+import type {
+  DialectCall,
+  EventStoreDialect,
+  StoredEventRow,
+  TransactionScope,
+} from './dialect.js';
+import { EventWaiter, validateWaitOptions } from './event-waiter.js';
+import { Mutex } from './mutex.js';
+
+/**
+ * The store `createEventStore` builds: the {@link EventStore} contract with every optional method
+ * present.
+ */
+export interface CompleteEventStore<Tx, Status extends LogStatus = LogStatus>
+  extends EventStore<Tx> {
+  readProjectionBatch(
+    tx: Tx,
+    projectionName: string,
+    options: ReadProjectionBatchOptions,
+  ): Promise<ProjectionBatch>;
+  /**
+   * Resolves when new events may have been committed, after `timeoutMs` (at most 2^31-1 ms), or
+   * when `signal` aborts, whichever comes first; at once after `close()`. It may resolve
+   * spuriously.
+   * @throws {InvalidArgumentError} (as a rejection) on a missing signal or a negative timeout.
+   */
+  waitForEvents(options: WaitForEventsOptions): Promise<void>;
+  /** Where the log ends and how many committed events lie after `options.after`. */
+  getLogStatus(tx: Tx, options?: { after?: Checkpoint | null }): Promise<Status>;
+}
+
+/** What an adapter's extra methods get from {@link createEventStore}. */
+export interface EventStoreKit {
+  /**
+   * Runs `work` as a store method: rejects with `StoreClosedError` after `close()`, and turns a
+   * driver error into a pup error (`DatabaseError` unless the dialect describes it).
+   */
+  guard<T>(work: () => Promise<T>): Promise<T>;
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+  /** Opens the dialect's commit listener now; resolves with whether it is open. */
+  startListening(): Promise<boolean>;
+  /** Whether the dialect's commit listener is open. */
+  readonly listening: boolean;
+}
+
+/** The outermost store transaction of a call chain, shared by its savepoints. */
+interface RootScope {
+  /** The store whose `transaction()` opened it. */
+  readonly owner: object;
+  /** Stores that appended in it, woken after its commit. */
+  appended: Set<Frame> | undefined;
+}
+
+/** One level of store transaction (the outermost, or a savepoint), seen by the code inside it. */
+interface Scope {
+  readonly key: object;
+  tx: unknown;
+  readonly depth: number;
+  readonly root: RootScope;
+  /** The scope this one runs inside (of any store), for lookups by key. */
+  readonly parent: Scope | undefined;
+  /** False once the transaction or savepoint ended. */
+  active: boolean;
+  /** Queues savepoints started from this level. */
+  children: Mutex | undefined;
+}
+
+/** What the root scope needs to wake a store's waiters after a commit. */
+interface Frame {
+  readonly waiter: EventWaiter;
+}
+
+/** One context for every store in the process, so stores sharing a `scopeKey` find each other. */
+const scopes = new AsyncLocalStorage<Scope>();
+
+const OUTSIDE: DialectCall = Object.freeze({ inStoreTransaction: false, ownTransaction: false });
+const JOINED: DialectCall = Object.freeze({ inStoreTransaction: true, ownTransaction: false });
+const OWN: DialectCall = Object.freeze({ inStoreTransaction: true, ownTransaction: true });
+
+const NO_ERROR = Symbol('no error');
+
+function findScope(key: object): Scope | undefined {
+  for (let scope = scopes.getStore(); scope !== undefined; scope = scope.parent) {
+    if (scope.key === key) return scope;
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function rejectWith(error: unknown): Promise<never> {
+  return Promise.reject(error);
+}
+
+/**
+ * Builds a complete event store from a dialect: the one implementation of the store contract
+ * that every adapter shares. Core validates every argument before the dialect sees it, prepares
+ * appends and builds their results, decodes rows, turns failures into pup's errors (driver errors
+ * are wrapped with `cause`), rejects every call after `close()` with `StoreClosedError`, runs a
+ * `transaction()` called inside another one of the same store as a savepoint, and implements
+ * `waitForEvents` (validated, timeout capped, woken by commits in this process and by the
+ * dialect's listener).
+ *
+ * Nested transactions: a `store.transaction(fn)` called from inside a transaction callback of the
+ * same store (found through the async context) runs `fn` in a savepoint of the enclosing
+ * transaction, with the same handle: its throw rolls back only its own work, and nothing is
+ * committed before the outermost transaction commits. It never needs a second connection.
+ *
+ * `close()` rejects every later call with `StoreClosedError`, including calls made with the handle
+ * of a transaction that is still running (so that transaction rolls back unless its callback
+ * swallows the error), resolves pending `waitForEvents`, then closes the dialect. It does not wait
+ * for running transactions: a transaction stuck in user code cannot make `close()` hang. A second
+ * `close()` returns the same promise.
+ *
+ * @param dialect The adapter's database work.
+ * @param options Options resolved by `resolveEventStoreOptions` (before any SQL ran).
+ * @param extend Builds the adapter's extra members; functions that touch the database should run
+ * through `kit.guard`.
+ *
+ * @example
+ * export function createMyEventStore(db: MyDb, options?: EventStoreOptions) {
+ *   const resolved = resolveEventStoreOptions(options);
+ *   return createEventStore(new MyDialect(db, resolved.tables), resolved);
+ * }
+ */
+export function createEventStore<
+  Tx,
+  Position,
+  Status extends LogStatus = LogStatus,
+  Extras extends object = Record<never, never>,
+>(
+  dialect: EventStoreDialect<Tx, Position, Status>,
+  options: ResolvedEventStoreOptions,
+  extend?: (kit: EventStoreKit) => Extras,
+): CompleteEventStore<Tx, Status> & Extras {
+  const { serializer, logger } = options;
+  const database = dialect.name;
+  const key: object = dialect.scopeKey ?? dialect;
+  const waiter = new EventWaiter(
+    database,
+    dialect.listen === undefined ? undefined : (handlers) => dialect.listen!(handlers),
+    logger,
+  );
+  const frame: Frame = { waiter };
+  let closing: Promise<void> | undefined;
+
+  const closedError = (): StoreClosedError => new StoreClosedError(`${database} event store`);
+
+  const toPupError = (error: unknown): unknown => {
+    if (error instanceof PupError) return error;
+    const described = dialect.describeError?.(error);
+    if (described !== undefined) return described;
+    return new DatabaseError(database, describe(error), { cause: error });
+  };
+
+  const assertOpen = (): void => {
+    if (closing !== undefined) throw closedError();
+  };
+
+  const assertTransaction = (tx: unknown): void => {
+    if (!dialect.isTransaction(tx)) {
+      throw new InvalidArgumentError('tx', `not a transaction handle of this ${database} store`);
+    }
+  };
+
+  const callFor = (tx: unknown): DialectCall => {
+    const scope = findScope(key);
+    if (scope === undefined || !scope.active || scope.tx !== tx) return OUTSIDE;
+    return scope.root.owner === frame ? OWN : JOINED;
+  };
+
+  const parseCheckpoint = (checkpoint: unknown, argument: string): Position | null => {
+    if (checkpoint === null || checkpoint === undefined) return null;
+    if (typeof checkpoint !== 'string' || checkpoint.length === 0) {
+      throw new InvalidArgumentError(argument, 'must be a checkpoint string or null');
+    }
+    const position = dialect.checkpoints.parse(checkpoint);
+    if (position === undefined) {
+      throw new InvalidArgumentError(
+        argument,
+        `${JSON.stringify(checkpoint)} is not a checkpoint of a ${database} event store`,
+      );
+    }
+    return position;
+  };
+
+  const decodeRows = (rows: StoredEventRow[]): PersistedEvent[] => {
+    const events = new Array<PersistedEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) events[i] = decodeEvent(rows[i]!, serializer);
+    return events;
+  };
+
+  const markAppended = (tx: unknown, call: DialectCall): void => {
+    if (!call.inStoreTransaction) {
+      // Committed already (autocommit), or at the end of the caller's own transaction: a wake-up
+      // that comes early costs a reader one empty read.
+      waiter.wakeAll();
+      return;
+    }
+    const scope = findScope(key);
+    if (scope === undefined || scope.tx !== tx) return;
+    scope.root.appended ??= new Set();
+    scope.root.appended.add(frame);
+  };
+
+  async function runOutermost<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const root: RootScope = { owner: frame, appended: undefined };
+    const scope: Scope = {
+      key,
+      tx: undefined,
+      depth: 0,
+      root,
+      parent: scopes.getStore(),
+      active: true,
+      children: undefined,
+    };
+    const transactionScope: TransactionScope = {
+      get appended() {
+        return root.appended?.has(frame) === true;
+      },
+    };
+    let userError: unknown = NO_ERROR;
+    const body = async (tx: Tx): Promise<T> => {
+      scope.tx = tx;
+      try {
+        return await scopes.run(scope, fn, tx);
+      } catch (error) {
+        userError = error;
+        throw error;
+      } finally {
+        scope.active = false;
+      }
+    };
+    let result: T;
+    try {
+      result = await dialect.transaction(body, transactionScope);
+    } catch (error) {
+      scope.active = false;
+      if (error === userError) throw error;
+      throw toPupError(error);
+    }
+    if (root.appended !== undefined) {
+      for (const appender of root.appended) appender.waiter.wakeAll();
+    }
+    return result;
+  }
+
+  async function runSavepoint<T>(parent: Scope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    parent.children ??= new Mutex();
+    const children = parent.children;
+    if (!children.tryLock()) await children.lock();
+    if (!parent.active) {
+      // The enclosing transaction ended while this call waited: run on its own.
+      children.unlock();
+      return store.transaction(fn);
+    }
+    const tx = parent.tx as Tx;
+    const scope: Scope = {
+      key,
+      tx,
+      depth: parent.depth + 1,
+      root: parent.root,
+      parent: scopes.getStore(),
+      active: true,
+      children: undefined,
+    };
+    let userError: unknown = NO_ERROR;
+    try {
+      return await dialect.savepoint(tx, `pup_savepoint_${scope.depth}`, async () => {
+        try {
+          return await scopes.run(scope, fn, tx);
+        } catch (error) {
+          userError = error;
+          throw error;
+        } finally {
+          scope.active = false;
+        }
+      });
+    } catch (error) {
+      if (error === userError) throw error;
+      throw toPupError(error);
+    } finally {
+      scope.active = false;
+      children.unlock();
+    }
+  }
+
+  async function guard<T>(work: () => Promise<T>): Promise<T> {
+    assertOpen();
+    try {
+      return await work();
+    } catch (error) {
+      throw toPupError(error);
+    }
+  }
+
+  const store: CompleteEventStore<Tx, Status> = {
+    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      if (closing !== undefined) return rejectWith(closedError());
+      if (typeof fn !== 'function') {
+        return rejectWith(new InvalidArgumentError('fn', 'must be a function'));
+      }
+      const outer = findScope(key);
+      if (outer?.active) return runSavepoint(outer, fn);
+      return runOutermost(fn);
+    },
+
+    async append(
+      tx: Tx,
+      expected: ExpectedVersion,
+      events: readonly NewEvent[],
+    ): Promise<AppendResult> {
+      assertOpen();
+      const prepared = prepareAppend(expected, events, serializer);
+      assertTransaction(tx);
+      const call = callFor(tx);
+      let outcome: Awaited<ReturnType<typeof dialect.append>>;
+      try {
+        outcome = await dialect.append(tx, prepared, call);
+      } catch (error) {
+        throw toPupError(error);
+      }
+      switch (outcome.status) {
+        case 'appended':
+          markAppended(tx, call);
+          return buildAppendResult(
+            prepared,
+            outcome.fromVersion,
+            outcome.globalPositions,
+            outcome.checkpoints,
+          );
+        case 'versionConflict':
+          throw new OptimisticConcurrencyError(
+            prepared.stream,
+            prepared.expected,
+            outcome.actualVersion,
+            outcome.cause === undefined ? undefined : { cause: outcome.cause },
+          );
+        case 'duplicateEventId':
+          throw new DuplicateEventIdError(
+            outcome.eventId,
+            outcome.cause === undefined ? undefined : { cause: outcome.cause },
+          );
+        default:
+          throw new DatabaseError(database, 'the dialect returned an unknown append outcome');
+      }
+    },
+
+    async readEvents(tx: Tx, readOptions: ReadEventsOptions): Promise<PersistedEvent[]> {
+      assertOpen();
+      const { after, limit } = validateReadEventsOptions(readOptions);
+      const position = parseCheckpoint(after, 'after');
+      assertTransaction(tx);
+      let rows: StoredEventRow[];
+      try {
+        rows = await dialect.readEvents(tx, position, limit, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+      return decodeRows(rows);
+    },
+
+    async readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream> {
+      assertOpen();
+      const ref = validateStreamRef(stream);
+      const { fromVersion, toVersion } = validateVersionRange(range);
+      assertTransaction(tx);
+      let rows: StoredEventRow[];
+      try {
+        rows = await dialect.readStream(tx, ref, fromVersion, toVersion, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+      return buildStream(ref, decodeRows(rows));
+    },
+
+    async getCheckpoint(
+      tx: Tx,
+      projectionName: string,
+      checkpointOptions?: GetCheckpointOptions,
+    ): Promise<Checkpoint | null> {
+      assertOpen();
+      validateProjectionName(projectionName);
+      if (
+        checkpointOptions !== undefined &&
+        checkpointOptions !== null &&
+        typeof checkpointOptions !== 'object'
+      ) {
+        throw new InvalidArgumentError('options', 'getCheckpoint takes { lock? }');
+      }
+      const lock = checkpointOptions?.lock ?? false;
+      if (typeof lock !== 'boolean') {
+        throw new InvalidArgumentError('options.lock', 'must be a boolean');
+      }
+      assertTransaction(tx);
+      try {
+        return await dialect.getCheckpoint(tx, projectionName, lock, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    },
+
+    async saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void> {
+      assertOpen();
+      validateProjectionName(projectionName);
+      parseCheckpoint(validateCheckpoint(checkpoint), 'checkpoint');
+      assertTransaction(tx);
+      try {
+        await dialect.saveCheckpoint(tx, projectionName, checkpoint, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    },
+
+    async readProjectionBatch(
+      tx: Tx,
+      projectionName: string,
+      batchOptions: ReadProjectionBatchOptions,
+    ): Promise<ProjectionBatch> {
+      assertOpen();
+      const { limit } = validateProjectionBatchInput(projectionName, batchOptions);
+      assertTransaction(tx);
+      const call = callFor(tx);
+      try {
+        if (dialect.readProjectionBatch !== undefined) {
+          const batch = await dialect.readProjectionBatch(tx, projectionName, limit, call);
+          return { checkpoint: batch.checkpoint, events: decodeRows(batch.rows) };
+        }
+        const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
+        const position = checkpoint === null ? null : dialect.checkpoints.parse(checkpoint);
+        if (position === undefined) {
+          throw new DatabaseError(
+            database,
+            `the saved checkpoint of ${JSON.stringify(projectionName)} is not a checkpoint of this store: ${JSON.stringify(checkpoint)}`,
+          );
+        }
+        const rows = await dialect.readEvents(tx, position, limit, call);
+        return { checkpoint, events: decodeRows(rows) };
+      } catch (error) {
+        throw toPupError(error);
+      }
+    },
+
+    async getLogStatus(tx: Tx, statusOptions?: { after?: Checkpoint | null }): Promise<Status> {
+      assertOpen();
+      if (
+        statusOptions !== undefined &&
+        statusOptions !== null &&
+        typeof statusOptions !== 'object'
+      ) {
+        throw new InvalidArgumentError('options', 'getLogStatus takes { after? }');
+      }
+      const position = parseCheckpoint(statusOptions?.after ?? null, 'after');
+      assertTransaction(tx);
+      try {
+        return await dialect.getLogStatus(tx, position, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    },
+
+    async migrate(): Promise<void> {
+      assertOpen();
+      try {
+        await dialect.migrate();
+      } catch (error) {
+        throw toPupError(error);
+      }
+      logger?.info('Event store schema is up to date', { database, tables: options.tables });
+    },
+
+    waitForEvents(waitOptions: WaitForEventsOptions): Promise<void> {
+      if (closing !== undefined) return rejectWith(closedError());
+      let valid: { signal: AbortSignal; timeoutMs: number };
+      try {
+        valid = validateWaitOptions(waitOptions);
+      } catch (error) {
+        return rejectWith(error);
+      }
+      return waiter.wait(valid.signal, valid.timeoutMs);
+    },
+
+    close(): Promise<void> {
+      if (closing !== undefined) return closing;
+      closing = (async () => {
+        await waiter.close();
+        try {
+          await dialect.close();
+        } catch (error) {
+          throw toPupError(error);
+        }
+        logger?.debug('Event store closed', { database });
+      })();
+      return closing;
+    },
+  };
+
+  if (extend === undefined) return store as CompleteEventStore<Tx, Status> & Extras;
+  const kit: EventStoreKit = {
+    guard,
+    get closed() {
+      return closing !== undefined;
+    },
+    startListening: () => waiter.start(),
+    get listening() {
+      return waiter.listening;
+    },
+  };
+  return Object.assign(store, extend(kit));
+}

@@ -1,0 +1,253 @@
+import type { PreparedAppend } from '../append-input.js';
+import type { PupError } from '../errors.js';
+import type { Checkpoint, LogStatus, StreamRef } from '../types.js';
+
+/**
+ * An event row as a dialect read it, with driver values already turned into JavaScript numbers,
+ * strings and bytes. Core decodes it into a `PersistedEvent` (payload through the serializer,
+ * metadata from JSON, `createdAt` into a `Date`).
+ */
+export interface StoredEventRow {
+  globalPosition: number;
+  /** The event's checkpoint, encoded by the dialect (see {@link CheckpointCodec}). */
+  checkpoint: Checkpoint;
+  boundedContext: string;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number;
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  /** The serialized payload as stored. */
+  payload: Uint8Array;
+  /** JSON text, an already parsed object, or null. */
+  metadata: string | Record<string, unknown> | null;
+  traceId: string | null;
+  correlationId: string | null;
+  causationId: string | null;
+  /** A `Date`, or milliseconds since the epoch. */
+  createdAt: Date | number;
+}
+
+/**
+ * Reads the checkpoints of one dialect. A checkpoint is an opaque string to users; inside the
+ * dialect it stands for a position in its log order (`Position`): the global position on
+ * databases whose log order is the position, a (transaction id, position) pair on PostgreSQL.
+ * Dialects encode checkpoints themselves when they build rows; core only parses what users pass
+ * in, so a foreign or malformed checkpoint is rejected before any SQL runs.
+ */
+export interface CheckpointCodec<Position> {
+  /**
+   * The position a checkpoint of this store stands for, or `undefined` when `checkpoint` (a
+   * non-empty string) is not one of this store's checkpoints.
+   */
+  parse(checkpoint: string): Position | undefined;
+}
+
+/** What core tells a dialect about the call it makes with a transaction handle. */
+export interface DialectCall {
+  /**
+   * The handle belongs to a transaction opened by `store.transaction()` of this store, or of a
+   * store whose dialect shares its {@link EventStoreDialect.scopeKey}, and the call runs inside
+   * it. When false the handle is the caller's own (a transaction opened with the driver, or a
+   * connection in autocommit mode).
+   */
+  readonly inStoreTransaction: boolean;
+  /**
+   * The transaction was opened by `store.transaction()` of this very store, so its commit goes
+   * through this dialect's {@link EventStoreDialect.transaction} (which can, for example, notify
+   * listeners after it).
+   */
+  readonly ownTransaction: boolean;
+}
+
+/** What a dialect's {@link EventStoreDialect.transaction} can learn about the transaction it runs. */
+export interface TransactionScope {
+  /** Whether an append succeeded in the transaction so far (read it after the callback). */
+  readonly appended: boolean;
+}
+
+/** The outcome of a dialect's append. Core turns the failures into pup's errors. */
+export type AppendOutcome =
+  | {
+      readonly status: 'appended';
+      /** The stream's version before the first appended event. */
+      readonly fromVersion: number;
+      /** Each event's global position, in order. */
+      readonly globalPositions: number[];
+      /** Each event's checkpoint, in order. */
+      readonly checkpoints: Checkpoint[];
+    }
+  | {
+      /** The stream was not at the expected version; nothing was written. */
+      readonly status: 'versionConflict';
+      /** The stream's version that made the check fail (0 when the stream does not exist). */
+      readonly actualVersion: number;
+      /** The driver error behind it, when there was one. */
+      readonly cause?: unknown;
+    }
+  | {
+      /** An event id already exists; nothing was written. */
+      readonly status: 'duplicateEventId';
+      /** The duplicated id, when the database said which one. */
+      readonly eventId?: string;
+      readonly cause?: unknown;
+    };
+
+/** What a dialect's {@link EventStoreDialect.readProjectionBatch} returns. */
+export interface DialectProjectionBatch {
+  /** The projection's saved checkpoint; `null` when none was saved. */
+  checkpoint: Checkpoint | null;
+  /** Up to `limit` rows after it, in log order. */
+  rows: StoredEventRow[];
+}
+
+/** What core calls while it listens for commits (see {@link EventStoreDialect.listen}). */
+export interface CommitListenerHandlers {
+  /** New events may have been committed. */
+  onCommit(): void;
+  /** Notifications may have been lost (the connection dropped and came back). */
+  onMissed(): void;
+  /** The listener is gone for good; core opens a new one (with backoff) when someone waits. */
+  onClosed(error?: unknown): void;
+}
+
+/** A running commit listener. */
+export interface CommitListener {
+  /** Stops listening and releases what the listener opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * The database work of an event store, and nothing else. Give one to `createEventStore` and core
+ * returns the complete `EventStore`: core validates every argument, prepares appends (ids,
+ * serialization, metadata), builds results, decodes rows, turns failures into pup's errors,
+ * rejects calls after `close()`, runs nested transactions as savepoints, implements
+ * `waitForEvents` and logs. A dialect never sees invalid input: table names, projection names,
+ * limits, version ranges and checkpoints reach it validated.
+ *
+ * Every method may throw driver errors: core wraps any error that is not a `PupError` in a
+ * `DatabaseError` (or what {@link describeError} says) with the original as `cause`.
+ *
+ * @typeParam Tx The driver's own transaction handle, handed to users unchanged.
+ * @typeParam Position A position in the dialect's log order (see {@link CheckpointCodec}).
+ * @typeParam Status What {@link getLogStatus} returns; dialects may add fields.
+ */
+export interface EventStoreDialect<Tx, Position = unknown, Status extends LogStatus = LogStatus> {
+  /** Human-readable name of the database, used in errors and logs (`'PostgreSQL'`). */
+  readonly name: string;
+  /** Parses this store's checkpoints. */
+  readonly checkpoints: CheckpointCodec<Position>;
+  /**
+   * Transactions of stores whose dialects share this key nest into each other: a
+   * `store.transaction()` called inside another store's transaction with the same key becomes a
+   * savepoint of it instead of waiting for a second connection (better-sqlite3 uses the
+   * `Database`). @default the dialect itself
+   */
+  readonly scopeKey?: object;
+
+  /**
+   * Whether `tx` can be a transaction handle of this dialect (a cheap shape check). Core rejects
+   * anything else with `InvalidArgumentError` before calling the dialect.
+   */
+  isTransaction(tx: unknown): boolean;
+
+  /**
+   * Runs `fn` in a new transaction: begin, `fn`, commit when it resolves; roll back and rethrow
+   * the very error when it rejects. Only called for outermost `store.transaction()` calls; core
+   * runs nested ones through {@link savepoint}.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, scope: TransactionScope): Promise<T>;
+
+  /**
+   * Runs `fn` inside a savepoint `name` of the open transaction `tx`: release it when `fn`
+   * resolves; roll back to it (and release it) and rethrow the very error when `fn` rejects.
+   * Core never runs two savepoints of one transaction level at the same time.
+   */
+  savepoint<T>(tx: Tx, name: string, fn: () => Promise<T>): Promise<T>;
+
+  /**
+   * Writes a validated, encoded append to one stream, atomically: checks the stream's version
+   * against `append.expected` and inserts the events with the next consecutive versions, so that
+   * concurrent appenders to one stream can never both pass. On a failed check or a duplicate
+   * event id nothing of the append may remain written, and the outcome says which.
+   */
+  append(tx: Tx, append: PreparedAppend, call: DialectCall): Promise<AppendOutcome>;
+
+  /** Up to `limit` events after `after` (`null`: the start of the log), in log order. */
+  readEvents(
+    tx: Tx,
+    after: Position | null,
+    limit: number,
+    call: DialectCall,
+  ): Promise<StoredEventRow[]>;
+
+  /**
+   * The events of one stream with versions from `fromVersion` to `toVersion` (inclusive;
+   * `null`: to the end), in version order.
+   */
+  readStream(
+    tx: Tx,
+    stream: StreamRef,
+    fromVersion: number,
+    toVersion: number | null,
+    call: DialectCall,
+  ): Promise<StoredEventRow[]>;
+
+  /**
+   * The saved checkpoint of a projection, or `null`. With `lock`, also hold the projection's
+   * lock until `tx` ends, so workers of one projection in several processes take turns (a
+   * dialect whose transactions never overlap may ignore it).
+   */
+  getCheckpoint(
+    tx: Tx,
+    projectionName: string,
+    lock: boolean,
+    call: DialectCall,
+  ): Promise<Checkpoint | null>;
+
+  /** Inserts or overwrites a projection's checkpoint (already checked to be this store's). */
+  saveCheckpoint(
+    tx: Tx,
+    projectionName: string,
+    checkpoint: Checkpoint,
+    call: DialectCall,
+  ): Promise<void>;
+
+  /**
+   * Optional: {@link getCheckpoint} with `lock` followed by {@link readEvents} after it, in fewer
+   * round trips. Core falls back to those two calls when absent.
+   */
+  readProjectionBatch?(
+    tx: Tx,
+    projectionName: string,
+    limit: number,
+    call: DialectCall,
+  ): Promise<DialectProjectionBatch>;
+
+  /** Where the log ends and how many committed events lie after `after` (`null`: the start). */
+  getLogStatus(tx: Tx, after: Position | null, call: DialectCall): Promise<Status>;
+
+  /** Creates or upgrades the schema; idempotent. */
+  migrate(): Promise<void>;
+
+  /**
+   * Optional: starts listening for commits made anywhere (other connections, other processes).
+   * Core opens the listener when the first `waitForEvents` comes, re-opens it with backoff after
+   * it closed, and closes it on `close()`. Without it, `waitForEvents` wakes on commits of store
+   * transactions in this process only, and at its timeout.
+   */
+  listen?(handlers: CommitListenerHandlers): Promise<CommitListener>;
+
+  /**
+   * Optional: turns a driver error into a pup error (a `PupError` subclass), or `undefined` to
+   * let core wrap it in a `DatabaseError`.
+   */
+  describeError?(error: unknown): PupError | undefined;
+
+  /**
+   * Releases what the dialect itself opened (never the pool or connection it was given). Called
+   * once. Store transactions may still be running: their own commit or rollback must still work.
+   */
+  close(): Promise<void>;
+}
