@@ -1,4 +1,5 @@
-import { type NewEvent, type StreamRef, uuidv7 } from '@pup/core';
+import type { NewEvent, StreamRef } from '@pup/core';
+import { uuidv7 } from '@pup/core/adapter';
 
 /** Bounded context of every benchmark event. */
 export const BOUNDED_CONTEXT = 'bench';

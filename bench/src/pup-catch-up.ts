@@ -1,18 +1,5 @@
-import type { EventStore, Projection, ProjectionProcessorConfig, RunOptions } from '@pup/core';
-import * as core from '@pup/core';
+import { type EventStore, type Projection, ProjectionProcessor } from '@pup/core';
 import type { CatchUpOptions } from './targets/types.js';
-
-/** The part of core's `ProjectionProcessor` the benchmark uses. */
-interface Processor {
-  run(projection: Projection<any>, options?: RunOptions): Promise<void>;
-}
-type ProcessorClass = new (store: EventStore<any>, config?: ProjectionProcessorConfig) => Processor;
-
-/** Core's `ProjectionProcessor`, or null while the projection engine has not landed. */
-export function projectionProcessorClass(): ProcessorClass | null {
-  const value = (core as Record<string, unknown>).ProjectionProcessor;
-  return typeof value === 'function' ? (value as ProcessorClass) : null;
-}
 
 let projectionCounter = 0;
 
@@ -23,8 +10,6 @@ let projectionCounter = 0;
  * the next transaction.
  */
 export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions): Promise<number> {
-  const Processor = projectionProcessorClass();
-  if (Processor === null) throw new Error('@pup/core has no ProjectionProcessor yet');
   projectionCounter += 1;
   const controller = new AbortController();
   let seen = 0;
@@ -43,7 +28,7 @@ export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions
     // "Nothing read": the processor sees the abort and returns.
     return Promise.resolve(0 as T);
   };
-  const processor = new Processor(stopping, { batchSize, pollIntervalMs: 5 });
+  const processor = new ProjectionProcessor(stopping, { batchSize, pollIntervalMs: 5 });
   await processor.run(projection, { signal: controller.signal });
   return seen;
 }

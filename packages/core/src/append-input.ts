@@ -4,7 +4,8 @@ import {
   InvalidEventError,
   NoEventsError,
 } from './errors.js';
-import { assertExpectedVersion, type ExpectedVersion } from './expected-version.js';
+import { type ExpectedVersion, toExpectedVersion } from './expected-version.js';
+import { inputLimits, textProblem } from './input-limits.js';
 import type { Serializer } from './serializer.js';
 import type { AppendResult, Checkpoint, NewEvent, PersistedEvent, StreamRef } from './types.js';
 import { isUuid, uuidv7 } from './uuid.js';
@@ -38,11 +39,17 @@ export interface PreparedAppend {
 const STREAM_FIELDS = ['boundedContext', 'aggregateType', 'aggregateId'] as const;
 const OPTIONAL_TEXT_FIELDS = ['traceId', 'correlationId', 'causationId'] as const;
 
-function requireText(event: Record<string, unknown>, index: number, field: string): string {
+function requireText(
+  event: Record<string, unknown>,
+  index: number,
+  field: string,
+  maxLength: number,
+): string {
   const value = event[field];
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidEventError(index, field, 'must be a non-empty string');
   }
+  checkText(value, index, field, maxLength);
   return value;
 }
 
@@ -52,7 +59,31 @@ function optionalText(event: Record<string, unknown>, index: number, field: stri
   if (typeof value !== 'string') {
     throw new InvalidEventError(index, field, 'must be a string or null');
   }
+  checkText(value, index, field, inputLimits.maxTraceIdLength);
   return value;
+}
+
+function checkText(value: string, index: number, field: string, maxLength: number): void {
+  if (value.length > maxLength) {
+    throw new InvalidEventError(index, field, `must be at most ${maxLength} characters long`);
+  }
+  const problem = textProblem(value);
+  if (problem !== undefined) throw new InvalidEventError(index, field, problem);
+}
+
+/** JSON.stringify replacer that rejects keys and strings no database stores alike. */
+function metadataText(this: unknown, key: string, value: unknown): unknown {
+  if (textProblem(key) !== undefined) throw new MetadataTextError(key);
+  if (typeof value === 'string' && textProblem(value) !== undefined) {
+    throw new MetadataTextError(key);
+  }
+  return value;
+}
+
+class MetadataTextError extends Error {
+  constructor(readonly key: string) {
+    super(`the value at key ${JSON.stringify(key)} contains a NUL character or a lone surrogate`);
+  }
 }
 
 function encodeMetadata(
@@ -65,14 +96,28 @@ function encodeMetadata(
   }
   let json: string | undefined;
   try {
-    json = JSON.stringify(value);
+    json = JSON.stringify(value, metadataText);
   } catch (error) {
+    if (error instanceof MetadataTextError) {
+      throw new InvalidEventError(
+        index,
+        'metadata',
+        `strings and keys must not contain NUL characters or lone surrogates (${error.message})`,
+      );
+    }
     throw new InvalidEventError(index, 'metadata', 'cannot be serialized to JSON', {
       cause: error,
     });
   }
   if (json === undefined) {
     throw new InvalidEventError(index, 'metadata', 'cannot be serialized to JSON');
+  }
+  if (json.length > inputLimits.maxMetadataLength) {
+    throw new InvalidEventError(
+      index,
+      'metadata',
+      `must be at most ${inputLimits.maxMetadataLength} characters as JSON`,
+    );
   }
   return { json, metadata: value as Record<string, unknown> };
 }
@@ -87,16 +132,23 @@ function encodeMetadata(
  * @throws {InvalidArgumentError} when `expected` is not an `ExpectedVersion`.
  */
 export function prepareAppend(
-  expected: ExpectedVersion,
+  expectedVersion: ExpectedVersion,
   events: readonly NewEvent[],
   serializer: Serializer,
   now: Date = new Date(),
 ): PreparedAppend {
-  assertExpectedVersion(expected);
+  const expected = toExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) {
     throw new InvalidArgumentError('events', 'must be an array of events');
   }
   if (events.length === 0) throw new NoEventsError();
+  if (events.length > inputLimits.maxEventsPerAppend) {
+    throw new InvalidArgumentError(
+      'events',
+      `at most ${inputLimits.maxEventsPerAppend} events per append, got ${events.length}`,
+    );
+  }
+  let appendBytes = 0;
 
   const prepared: PreparedEvent[] = new Array(events.length);
   let stream: StreamRef | undefined;
@@ -106,9 +158,19 @@ export function prepareAppend(
     if (typeof event !== 'object' || event === null) {
       throw new InvalidEventError(index, 'event', 'must be an object');
     }
-    const boundedContext = requireText(event, index, 'boundedContext');
-    const aggregateType = requireText(event, index, 'aggregateType');
-    const aggregateId = requireText(event, index, 'aggregateId');
+    const boundedContext = requireText(
+      event,
+      index,
+      'boundedContext',
+      inputLimits.maxBoundedContextLength,
+    );
+    const aggregateType = requireText(
+      event,
+      index,
+      'aggregateType',
+      inputLimits.maxAggregateTypeLength,
+    );
+    const aggregateId = requireText(event, index, 'aggregateId', inputLimits.maxAggregateIdLength);
     if (stream === undefined) {
       stream = { boundedContext, aggregateType, aggregateId };
     } else {
@@ -122,7 +184,7 @@ export function prepareAppend(
         }
       }
     }
-    const eventType = requireText(event, index, 'eventType');
+    const eventType = requireText(event, index, 'eventType', inputLimits.maxEventTypeLength);
 
     let eventId: string;
     if (event.eventId === undefined || event.eventId === null) {
@@ -142,14 +204,27 @@ export function prepareAppend(
     if (
       typeof eventVersion !== 'number' ||
       !Number.isSafeInteger(eventVersion) ||
-      eventVersion < 1
+      eventVersion < 1 ||
+      eventVersion > inputLimits.maxEventVersion
     ) {
-      throw new InvalidEventError(index, 'eventVersion', 'must be a positive integer');
+      throw new InvalidEventError(
+        index,
+        'eventVersion',
+        `must be an integer from 1 to ${inputLimits.maxEventVersion}`,
+      );
     }
 
     const createdAt = event.createdAt ?? now;
     if (!(createdAt instanceof Date) || Number.isNaN(createdAt.getTime())) {
       throw new InvalidEventError(index, 'createdAt', 'must be a valid Date');
+    }
+    const time = createdAt.getTime();
+    if (time < inputLimits.minCreatedAt || time > inputLimits.maxCreatedAt) {
+      throw new InvalidEventError(
+        index,
+        'createdAt',
+        'must lie between 1000-01-01 and 9999-12-31 (UTC)',
+      );
     }
 
     const traceId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[0]);
@@ -170,6 +245,20 @@ export function prepareAppend(
     }
     if (!(payloadBytes instanceof Uint8Array)) {
       throw new InvalidEventError(index, 'payload', 'the serializer did not return a Uint8Array');
+    }
+    if (payloadBytes.byteLength > inputLimits.maxPayloadBytes) {
+      throw new InvalidEventError(
+        index,
+        'payload',
+        `is ${payloadBytes.byteLength} bytes serialized; at most ${inputLimits.maxPayloadBytes} are allowed`,
+      );
+    }
+    appendBytes += payloadBytes.byteLength;
+    if (appendBytes > inputLimits.maxAppendBytes) {
+      throw new InvalidArgumentError(
+        'events',
+        `the payloads of one append exceed ${inputLimits.maxAppendBytes} bytes serialized`,
+      );
     }
 
     prepared[index] = {

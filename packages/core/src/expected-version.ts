@@ -80,27 +80,40 @@ export class ExpectedVersion {
 }
 
 /**
- * Throws when `expected` is not an {@link ExpectedVersion}; used by adapters on their input.
+ * The genuine {@link ExpectedVersion} `expected` stands for. An instance of another copy of
+ * `@pup/core` is accepted by its shape (`kind`, `version`, a `matches` method) and rebuilt, so
+ * the version check always runs this module's `matches`, never a function that came with the
+ * input.
+ * @throws {InvalidArgumentError} when `expected` does not have the shape of an expectation.
  * @internal
  */
-export function assertExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {
-  const candidate = expected as { kind?: unknown; version?: unknown } | null;
-  const valid =
-    expected instanceof ExpectedVersion ||
-    (typeof candidate === 'object' &&
-      candidate !== null &&
-      (candidate.kind === 'any' ||
-        candidate.kind === 'noStream' ||
-        candidate.kind === 'streamExists' ||
-        (candidate.kind === 'exact' &&
+export function toExpectedVersion(expected: unknown): ExpectedVersion {
+  if (expected instanceof ExpectedVersion) return expected;
+  const candidate = expected as { kind?: unknown; version?: unknown; matches?: unknown } | null;
+  if (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.matches === 'function'
+  ) {
+    switch (candidate.kind) {
+      case 'any':
+        return ExpectedVersion.any();
+      case 'noStream':
+        return ExpectedVersion.noStream();
+      case 'streamExists':
+        return ExpectedVersion.streamExists();
+      case 'exact':
+        if (
           typeof candidate.version === 'number' &&
           Number.isSafeInteger(candidate.version) &&
-          candidate.version >= 0)) &&
-      typeof (candidate as { matches?: unknown }).matches === 'function');
-  if (!valid) {
-    throw new InvalidArgumentError(
-      'expectedVersion',
-      'use ExpectedVersion.any(), .noStream(), .streamExists() or .exact(n)',
-    );
+          candidate.version >= 0
+        ) {
+          return ExpectedVersion.exact(candidate.version);
+        }
+    }
   }
+  throw new InvalidArgumentError(
+    'expectedVersion',
+    'use ExpectedVersion.any(), .noStream(), .streamExists() or .exact(n)',
+  );
 }

@@ -21,6 +21,7 @@ export {
   type InMemoryRowCounts,
   type InMemoryTransaction,
 } from './in-memory/in-memory-store.js';
+export { type InputLimits, inputLimits } from './input-limits.js';
 export type { Logger } from './logger.js';
 export type { EventStoreOptions } from './options.js';
 export {

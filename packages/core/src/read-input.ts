@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { inputLimits, textProblem } from './input-limits.js';
 import type { Serializer } from './serializer.js';
 import type {
   Checkpoint,
@@ -32,6 +33,12 @@ export function validateReadEventsOptions(options: ReadEventsOptions): {
   return { after, limit };
 }
 
+const STREAM_FIELD_LIMITS = [
+  ['boundedContext', inputLimits.maxBoundedContextLength],
+  ['aggregateType', inputLimits.maxAggregateTypeLength],
+  ['aggregateId', inputLimits.maxAggregateIdLength],
+] as const;
+
 /**
  * Validates a stream reference.
  * @throws {InvalidArgumentError} when a part is missing or empty.
@@ -43,10 +50,19 @@ export function validateStreamRef(stream: StreamRef): StreamRef {
       'must be { boundedContext, aggregateType, aggregateId }',
     );
   }
-  for (const field of ['boundedContext', 'aggregateType', 'aggregateId'] as const) {
-    if (typeof stream[field] !== 'string' || stream[field].length === 0) {
+  for (const [field, maxLength] of STREAM_FIELD_LIMITS) {
+    const value = stream[field];
+    if (typeof value !== 'string' || value.length === 0) {
       throw new InvalidArgumentError(`stream.${field}`, 'must be a non-empty string');
     }
+    if (value.length > maxLength) {
+      throw new InvalidArgumentError(
+        `stream.${field}`,
+        `must be at most ${maxLength} characters long`,
+      );
+    }
+    const problem = textProblem(value);
+    if (problem !== undefined) throw new InvalidArgumentError(`stream.${field}`, problem);
   }
   return {
     boundedContext: stream.boundedContext,
@@ -85,12 +101,18 @@ export function validateVersionRange(range: VersionRange | undefined): {
  * @throws {InvalidArgumentError} when it is not a non-empty string of at most 255 characters.
  */
 export function validateProjectionName(name: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > inputLimits.maxProjectionNameLength
+  ) {
     throw new InvalidArgumentError(
       'projectionName',
-      'must be a non-empty string of at most 255 characters',
+      `must be a non-empty string of at most ${inputLimits.maxProjectionNameLength} characters`,
     );
   }
+  const problem = textProblem(name);
+  if (problem !== undefined) throw new InvalidArgumentError('projectionName', problem);
   return name;
 }
 
