@@ -11,7 +11,8 @@ export type PupErrorCode =
   | 'INVALID_CONFIG'
   | 'PROJECTION_FAILED'
   | 'STORE_CLOSED'
-  | 'DATABASE_ERROR';
+  | 'DATABASE_ERROR'
+  | 'CONNECTION_LOST';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -155,14 +156,58 @@ export class StoreClosedError extends PupError {
 
 /**
  * The database failed in a way no other pup error describes (a failed statement, a commit the
- * server refused). `cause` holds the driver's error.
+ * server refused, a deadlock). `cause` holds the driver's error.
  */
 export class DatabaseError extends PupError {
   /** Name of the database (`PostgreSQL`, `SQLite`, …). */
   readonly database: string;
+  /**
+   * Whether the same work may succeed when retried as a whole in a new transaction (a deadlock, a
+   * serialization failure, a lock wait timeout). The projection processor retries such batches.
+   */
+  readonly transient: boolean;
 
-  constructor(database: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    database: string,
+    message: string,
+    options?: { cause?: unknown; transient?: boolean },
+  ) {
     super('DATABASE_ERROR', `${database}: ${message}`, options);
     this.database = database;
+    this.transient = options?.transient ?? false;
   }
+}
+
+/**
+ * The connection to the database was lost (the server closed it, a network cut, a failover, a
+ * timeout). The transaction it carried is gone: rolled back, unless `commitUnknown` says that the
+ * COMMIT was already sent, in which case it may have committed. Retrying in a new transaction is
+ * safe when `commitUnknown` is false; otherwise check first (for an append: read the stream, or
+ * retry with the same event ids, which the store rejects as duplicates if they were stored).
+ */
+export class ConnectionLostError extends PupError {
+  /** Name of the database (`PostgreSQL`, `SQLite`, …). */
+  readonly database: string;
+  /** Whether the connection was lost after COMMIT was sent, so the transaction may have committed. */
+  readonly commitUnknown: boolean;
+
+  constructor(
+    database: string,
+    message: string,
+    options?: { cause?: unknown; commitUnknown?: boolean },
+  ) {
+    super('CONNECTION_LOST', `${database}: ${message}`, options);
+    this.database = database;
+    this.commitUnknown = options?.commitUnknown ?? false;
+  }
+}
+
+/**
+ * Whether `error` is a failure of the database that a new attempt of the whole transaction may
+ * not meet again: a lost connection, or a transient {@link DatabaseError} (deadlock, lock timeout).
+ */
+export function isTransientError(error: unknown): boolean {
+  return (
+    error instanceof ConnectionLostError || (error instanceof DatabaseError && error.transient)
+  );
 }

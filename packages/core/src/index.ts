@@ -1,11 +1,13 @@
 export type { CompleteEventStore } from './adapter/create-event-store.js';
 export { compareCheckpoints } from './checkpoint.js';
 export {
+  ConnectionLostError,
   DatabaseError,
   DuplicateEventIdError,
   InvalidArgumentError,
   InvalidConfigError,
   InvalidEventError,
+  isTransientError,
   NoEventsError,
   OptimisticConcurrencyError,
   ProjectionError,

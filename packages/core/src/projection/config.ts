@@ -19,6 +19,12 @@ export interface ResolvedProjectionProcessorConfig {
   readonly partitionStrategy: PartitionStrategy;
   /** Where the processor logs, or `undefined` for no logging. */
   readonly logger: Logger | undefined;
+  /** How batches that failed on a transient database error are retried. */
+  readonly retry: {
+    readonly maxRetries: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
 }
 
 /** Longest accepted `pollIntervalMs`: the largest delay `setTimeout` honours. */
@@ -73,7 +79,31 @@ export function resolveProjectionProcessorConfig(
   ) {
     throw new InvalidConfigError('logger', 'must have debug, info, warn and error functions');
   }
-  return { batchSize, pollIntervalMs, partitionKey, totalPartitions, partitionStrategy, logger };
+  if (c.retry !== undefined && c.retry !== null && typeof c.retry !== 'object') {
+    throw new InvalidConfigError('retry', 'must be { maxRetries?, initialDelayMs?, maxDelayMs? }');
+  }
+  const maxRetries = integerIn('retry.maxRetries', c.retry?.maxRetries ?? 20, 0, 1_000_000);
+  const initialDelayMs = integerIn(
+    'retry.initialDelayMs',
+    c.retry?.initialDelayMs ?? 100,
+    1,
+    MAX_POLL_INTERVAL_MS,
+  );
+  const maxDelayMs = integerIn(
+    'retry.maxDelayMs',
+    c.retry?.maxDelayMs ?? Math.max(10_000, initialDelayMs),
+    initialDelayMs,
+    MAX_POLL_INTERVAL_MS,
+  );
+  return {
+    batchSize,
+    pollIntervalMs,
+    partitionKey,
+    totalPartitions,
+    partitionStrategy,
+    logger,
+    retry: { maxRetries, initialDelayMs, maxDelayMs },
+  };
 }
 
 /**

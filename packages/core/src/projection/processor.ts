@@ -1,6 +1,7 @@
 import {
   InvalidArgumentError,
   InvalidConfigError,
+  isTransientError,
   ProjectionError,
   StoreClosedError,
 } from '../errors.js';
@@ -20,7 +21,7 @@ import type {
   ProjectionProcessorConfig,
   RunOptions,
 } from './types.js';
-import { waitForNewEvents } from './wait.js';
+import { sleep, waitForNewEvents } from './wait.js';
 
 /** Signal of runs started without one: never aborts. */
 const NEVER_ABORTED = new AbortController().signal;
@@ -117,7 +118,8 @@ export class ProjectionProcessor<Tx = unknown> {
    *
    * @throws {InvalidConfigError} (as a rejection) when the projection definition is invalid, or its
    * checkpoint is already being processed on this store in this process.
-   * @throws {ProjectionError} (as a rejection) when a handler throws or the store fails; the
+   * @throws {ProjectionError} (as a rejection) when a handler throws or the store fails (after
+   * `retry.maxRetries` retries when the failure is transient, such as a lost connection); the
    * failing batch was rolled back. `cause` holds the original error.
    * @throws {StoreClosedError} (as a rejection) when the store was closed while the run went on.
    */
@@ -182,6 +184,7 @@ class ProjectionRun<Tx> {
     const batch = (tx: Tx): Promise<number> => this.batch(tx);
     let idleUntil = 0;
     let events = 0;
+    let retries = 0;
     logger?.info('projection started', { ...fields, batchSize, pollIntervalMs });
     try {
       while (!signal.aborted) {
@@ -191,9 +194,26 @@ class ProjectionRun<Tx> {
           read = await store.transaction(batch);
         } catch (error) {
           if (error === STOPPED) break;
-          if (error !== NOTHING_READ) throw this.toProjectionError(error);
+          if (error !== NOTHING_READ) {
+            if (this.failure !== undefined || !isTransientError(error)) {
+              throw this.toProjectionError(error);
+            }
+            if (retries >= config.retry.maxRetries) throw this.toProjectionError(error);
+            retries += 1;
+            const delayMs = retryDelay(config.retry, retries);
+            logger?.warn('projection batch failed on a transient database error; retrying', {
+              ...fields,
+              retry: retries,
+              maxRetries: config.retry.maxRetries,
+              delayMs,
+              error,
+            });
+            await sleep(delayMs, signal);
+            continue;
+          }
           read = 0;
         }
+        retries = 0;
         events += read;
         if (read > 0 && logger !== undefined) {
           logger.debug('projection batch committed', {
@@ -268,6 +288,13 @@ class ProjectionRun<Tx> {
       cause: error,
     });
   }
+}
+
+/** Exponential backoff with jitter: about `initial × 2^(n-1)`, capped at `max`. */
+function retryDelay(retry: ResolvedProjectionProcessorConfig['retry'], attempt: number): number {
+  const exponential = retry.initialDelayMs * 2 ** Math.min(attempt - 1, 30);
+  const capped = Math.min(retry.maxDelayMs, exponential);
+  return Math.max(1, Math.round(capped * (0.75 + Math.random() * 0.25)));
 }
 
 function buildFilter<Tx>(

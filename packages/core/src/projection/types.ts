@@ -36,6 +36,24 @@ export interface ProjectionProcessorConfig {
   partitionStrategy?: PartitionStrategy;
   /** Where the processor logs; nothing is logged without one. */
   logger?: Logger;
+  /**
+   * How a batch that failed on a transient database error (a lost connection, a deadlock, a lock
+   * timeout: see `isTransientError`) is retried: after `initialDelayMs`, doubling up to
+   * `maxDelayMs`, at most `maxRetries` times in a row; then `run` rejects with a `ProjectionError`
+   * whose `cause` is the last error. A handler's own error is never retried.
+   * @default { maxRetries: 20, initialDelayMs: 100, maxDelayMs: 10000 }
+   */
+  retry?: ProjectionRetryConfig;
+}
+
+/** See {@link ProjectionProcessorConfig.retry}. */
+export interface ProjectionRetryConfig {
+  /** Retries in a row before giving up; 0 turns retrying off. @default 20 */
+  maxRetries?: number;
+  /** Delay before the first retry, in milliseconds. @default 100 */
+  initialDelayMs?: number;
+  /** Longest delay between two retries, in milliseconds. @default 10000 */
+  maxDelayMs?: number;
 }
 
 /** Options of `ProjectionProcessor.run`. */
