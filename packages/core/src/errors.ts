@@ -12,7 +12,8 @@ export type PupErrorCode =
   | 'PROJECTION_FAILED'
   | 'STORE_CLOSED'
   | 'DATABASE_ERROR'
-  | 'CONNECTION_LOST';
+  | 'CONNECTION_LOST'
+  | 'ABORTED';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -210,4 +211,11 @@ export function isTransientError(error: unknown): boolean {
   return (
     error instanceof ConnectionLostError || (error instanceof DatabaseError && error.transient)
   );
+}
+
+/** The caller's `AbortSignal` aborted the operation before it reached the database. */
+export class OperationAbortedError extends PupError {
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super('ABORTED', `${operation} was aborted`, options);
+  }
 }

@@ -9,6 +9,7 @@ export {
   InvalidEventError,
   isTransientError,
   NoEventsError,
+  OperationAbortedError,
   OptimisticConcurrencyError,
   ProjectionError,
   PupError,
@@ -59,6 +60,7 @@ export {
 } from './serializer.js';
 export type {
   AppendResult,
+  AppendToStreamOptions,
   Checkpoint,
   EventStore,
   GetCheckpointOptions,

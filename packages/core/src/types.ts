@@ -96,6 +96,15 @@ export interface VersionRange {
   toVersion?: number;
 }
 
+/** Options of {@link EventStore.appendToStream}. */
+export interface AppendToStreamOptions {
+  /**
+   * Aborts the append while it has not been sent to the database; it then rejects with
+   * `OperationAbortedError` and writes nothing.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of {@link EventStore.waitForEvents}. */
 export interface WaitForEventsOptions {
   /** Resolves early when aborted. */
@@ -164,6 +173,19 @@ export interface EventStore<Tx = unknown> {
    * @throws {DuplicateEventIdError} when an event id already exists.
    */
   append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult>;
+  /**
+   * Appends events to one stream in a transaction of its own, for callers with nothing else to
+   * write in it: one round trip where the database allows it, with every guarantee of `append`.
+   * Called inside a transaction callback of the same store, it joins that transaction (as a
+   * nested `transaction()` would) instead of opening a second one.
+   * @throws the errors of {@link append}, and `OperationAbortedError` when `options.signal`
+   * aborted before the append was sent.
+   */
+  appendToStream(
+    expected: ExpectedVersion,
+    events: readonly NewEvent[],
+    options?: AppendToStreamOptions,
+  ): Promise<AppendResult>;
   /** Reads up to `limit` events in log order after a checkpoint. */
   readEvents(tx: Tx, options: ReadEventsOptions): Promise<PersistedEvent[]>;
   /** Reads one stream, whole or a version range of it, in version order. */

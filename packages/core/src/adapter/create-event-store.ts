@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { buildAppendResult, prepareAppend } from '../append-input.js';
+import { buildAppendResult, type PreparedAppend, prepareAppend } from '../append-input.js';
 import {
   DatabaseError,
   DuplicateEventIdError,
   InvalidArgumentError,
+  OperationAbortedError,
   OptimisticConcurrencyError,
   PupError,
   StoreClosedError,
@@ -22,6 +23,7 @@ import {
 } from '../read-input.js';
 import type {
   AppendResult,
+  AppendToStreamOptions,
   Checkpoint,
   EventStore,
   GetCheckpointOptions,
@@ -37,6 +39,7 @@ import type {
   WaitForEventsOptions,
 } from '../types.js';
 import type {
+  AppendOutcome,
   DialectCall,
   EventStoreDialect,
   StoredEventRow,
@@ -127,6 +130,15 @@ function findScope(key: object): Scope | undefined {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  );
 }
 
 function rejectWith(error: unknown): Promise<never> {
@@ -244,6 +256,47 @@ export function createEventStore<
     scope.root.appended.add(frame);
   };
 
+  const appendResult = (prepared: PreparedAppend, outcome: AppendOutcome): AppendResult => {
+    switch (outcome.status) {
+      case 'appended':
+        return buildAppendResult(
+          prepared,
+          outcome.fromVersion,
+          outcome.globalPositions,
+          outcome.checkpoints,
+        );
+      case 'versionConflict':
+        throw new OptimisticConcurrencyError(
+          prepared.stream,
+          prepared.expected,
+          outcome.actualVersion,
+          outcome.cause === undefined ? undefined : { cause: outcome.cause },
+        );
+      case 'duplicateEventId':
+        throw new DuplicateEventIdError(
+          outcome.eventId,
+          outcome.cause === undefined ? undefined : { cause: outcome.cause },
+        );
+      default:
+        throw new DatabaseError(database, 'the dialect returned an unknown append outcome');
+    }
+  };
+
+  async function appendPrepared(tx: Tx, prepared: PreparedAppend): Promise<AppendResult> {
+    assertOpen();
+    assertTransaction(tx);
+    const call = callFor(tx);
+    let outcome: AppendOutcome;
+    try {
+      outcome = await dialect.append(tx, prepared, call);
+    } catch (error) {
+      throw toPupError(error);
+    }
+    const result = appendResult(prepared, outcome);
+    markAppended(tx, call);
+    return result;
+  }
+
   async function runOutermost<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const root: RootScope = { owner: frame, appended: undefined };
     const scope: Scope = {
@@ -353,38 +406,44 @@ export function createEventStore<
     ): Promise<AppendResult> {
       assertOpen();
       const prepared = prepareAppend(expected, events, serializer);
-      assertTransaction(tx);
-      const call = callFor(tx);
-      let outcome: Awaited<ReturnType<typeof dialect.append>>;
+      return appendPrepared(tx, prepared);
+    },
+
+    async appendToStream(
+      expected: ExpectedVersion,
+      events: readonly NewEvent[],
+      appendOptions?: AppendToStreamOptions,
+    ): Promise<AppendResult> {
+      assertOpen();
+      const signal = appendOptions?.signal;
+      if (
+        appendOptions !== undefined &&
+        appendOptions !== null &&
+        (typeof appendOptions !== 'object' || (signal !== undefined && !isAbortSignal(signal)))
+      ) {
+        throw new InvalidArgumentError('options', 'appendToStream takes { signal? }');
+      }
+      const prepared = prepareAppend(expected, events, serializer);
+      if (signal?.aborted)
+        throw new OperationAbortedError('appendToStream', { cause: signal.reason });
+      const outer = findScope(key);
+      if (dialect.appendToStream === undefined || outer?.active) {
+        return store.transaction((tx) => {
+          if (signal?.aborted) {
+            throw new OperationAbortedError('appendToStream', { cause: signal.reason });
+          }
+          return appendPrepared(tx, prepared);
+        });
+      }
+      let outcome: AppendOutcome;
       try {
-        outcome = await dialect.append(tx, prepared, call);
+        outcome = await dialect.appendToStream(prepared, signal === undefined ? {} : { signal });
       } catch (error) {
         throw toPupError(error);
       }
-      switch (outcome.status) {
-        case 'appended':
-          markAppended(tx, call);
-          return buildAppendResult(
-            prepared,
-            outcome.fromVersion,
-            outcome.globalPositions,
-            outcome.checkpoints,
-          );
-        case 'versionConflict':
-          throw new OptimisticConcurrencyError(
-            prepared.stream,
-            prepared.expected,
-            outcome.actualVersion,
-            outcome.cause === undefined ? undefined : { cause: outcome.cause },
-          );
-        case 'duplicateEventId':
-          throw new DuplicateEventIdError(
-            outcome.eventId,
-            outcome.cause === undefined ? undefined : { cause: outcome.cause },
-          );
-        default:
-          throw new DatabaseError(database, 'the dialect returned an unknown append outcome');
-      }
+      const result = appendResult(prepared, outcome);
+      waiter.wakeAll();
+      return result;
     },
 
     async readEvents(tx: Tx, readOptions: ReadEventsOptions): Promise<PersistedEvent[]> {

@@ -174,6 +174,18 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
    */
   append(tx: Tx, append: PreparedAppend, call: DialectCall): Promise<AppendOutcome>;
 
+  /**
+   * Optional: {@link append} in a transaction of its own, in one round trip (one autocommit
+   * statement that keeps every guarantee: the version check, the head, notifications). Core uses
+   * it for `store.appendToStream` outside store transactions, and falls back to a store
+   * transaction around {@link append} when absent. `signal` is checked by core before the call;
+   * a dialect may also use it to give up before sending.
+   */
+  appendToStream?(
+    append: PreparedAppend,
+    options: { signal?: AbortSignal },
+  ): Promise<AppendOutcome>;
+
   /** Up to `limit` events after `after` (`null`: the start of the log), in log order. */
   readEvents(
     tx: Tx,
