@@ -1,17 +1,9 @@
-import {
-  type AppendResult,
-  buildAppendResult,
-  type Checkpoint,
-  checkExpectedVersion,
-  DuplicateEventIdError,
-  OptimisticConcurrencyError,
-  type PreparedAppend,
-  positionCheckpoint,
-} from '@pup/core';
+import { type Checkpoint, DatabaseError } from '@pup/core';
+import { type AppendOutcome, type PreparedAppend, positionCheckpoint } from '@pup/core/adapter';
+import { connectionOf } from './connection.js';
 import type { SqliteDatabase, SqliteStatement } from './driver.js';
 import { eventsConstraintOf } from './errors.js';
 import type { QuotedTableNames } from './schema.js';
-import { controlFor } from './transaction.js';
 
 /** Most rows one INSERT statement carries (13 parameters each, far below SQLite's limit). */
 export const MAX_ROWS_PER_INSERT = 128;
@@ -26,6 +18,9 @@ const STREAM_MATCH = 'bounded_context = ? AND aggregate_type = ? AND aggregate_i
 
 /** Savepoint around an append too large for one INSERT, so it stays atomic. */
 const LARGE_APPEND_SAVEPOINT = 'pup_append';
+
+/** An append that failed without writing anything. */
+type AppendFailure = Exclude<AppendOutcome, { status: 'appended' }>;
 
 /**
  * The statements of `append` on one connection, prepared together on the first append and then
@@ -101,47 +96,53 @@ export class AppendStatements {
 /**
  * Writes a validated append on a connection that is inside a write transaction: moves the
  * stream's head (checking the expected version in the same statement), then inserts the events
- * with consecutive versions. Runs synchronously, so nothing else can write in between.
- *
- * @throws {OptimisticConcurrencyError} when the stream is not at the expected version.
- * @throws {DuplicateEventIdError} when an event id already exists.
+ * with consecutive versions. Runs synchronously, so nothing else can write in between. On a
+ * version conflict or a duplicate event id nothing of the append remains written (the
+ * transaction stays usable) and the outcome says which.
  */
-export function appendEvents(statements: AppendStatements, append: PreparedAppend): AppendResult {
+export function appendEvents(statements: AppendStatements, append: PreparedAppend): AppendOutcome {
   if (append.events.length <= MAX_ROWS_PER_INSERT) return writeAppend(statements, append);
-  const control = controlFor(statements.db);
-  control.savepoint(LARGE_APPEND_SAVEPOINT);
+  const connection = connectionOf(statements.db);
+  connection.savepoint(LARGE_APPEND_SAVEPOINT);
+  let outcome: AppendOutcome;
   try {
-    const result = writeAppend(statements, append);
-    control.release(LARGE_APPEND_SAVEPOINT);
-    return result;
+    outcome = writeAppend(statements, append);
   } catch (error) {
-    control.rollbackToSavepoint(LARGE_APPEND_SAVEPOINT);
+    connection.rollbackToSavepoint(LARGE_APPEND_SAVEPOINT);
     throw error;
   }
+  if (outcome.status === 'appended') connection.release(LARGE_APPEND_SAVEPOINT);
+  else connection.rollbackToSavepoint(LARGE_APPEND_SAVEPOINT);
+  return outcome;
 }
 
-function writeAppend(statements: AppendStatements, append: PreparedAppend): AppendResult {
+function writeAppend(statements: AppendStatements, append: PreparedAppend): AppendOutcome {
   const fromVersion = moveHead(statements, append);
+  if (typeof fromVersion !== 'number') return fromVersion;
+  const progress: InsertProgress = { inserted: 0 };
   let lastPosition: number;
   try {
-    lastPosition = insertEvents(statements, append, fromVersion);
+    lastPosition = insertEvents(statements, append, fromVersion, progress);
   } catch (error) {
     restoreHead(statements, append, fromVersion);
-    throw translateInsertError(statements, append, error);
+    return insertFailure(statements, append, progress, error);
   }
   const count = append.events.length;
-  const positions: number[] = new Array(count);
+  const globalPositions: number[] = new Array(count);
   const checkpoints: Checkpoint[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const position = lastPosition - count + 1 + i;
-    positions[i] = position;
+    globalPositions[i] = position;
     checkpoints[i] = positionCheckpoint(position);
   }
-  return buildAppendResult(append, fromVersion, positions, checkpoints);
+  return { status: 'appended', fromVersion, globalPositions, checkpoints };
 }
 
-/** Checks the expectation and moves the head in one statement; returns the version before. */
-function moveHead(statements: AppendStatements, append: PreparedAppend): number {
+/**
+ * Checks the expectation and moves the head in one statement; returns the version before, or the
+ * conflict when the stream is not at the expected version.
+ */
+function moveHead(statements: AppendStatements, append: PreparedAppend): number | AppendFailure {
   const { stream, expected } = append;
   const { boundedContext, aggregateType, aggregateId } = stream;
   const count = append.events.length;
@@ -170,10 +171,9 @@ function moveHead(statements: AppendStatements, append: PreparedAppend): number 
         : statements.moveExistingHead.get(count, boundedContext, aggregateType, aggregateId);
     if (typeof moved === 'number') return moved - count;
   }
-  const actual = currentVersion(statements, append);
-  checkExpectedVersion(stream, expected, actual);
-  // The head matched after all: only a head row edited behind the store's back gets here.
-  throw new OptimisticConcurrencyError(stream, expected, actual);
+  // Also reached when the head matched after all, which only a head row edited behind the
+  // store's back can cause: the append must not go on from a head it did not move.
+  return { status: 'versionConflict', actualVersion: currentVersion(statements, append) };
 }
 
 function currentVersion(statements: AppendStatements, append: PreparedAppend): number {
@@ -183,11 +183,17 @@ function currentVersion(statements: AppendStatements, append: PreparedAppend): n
   return Math.max(typeof head === 'number' ? head : 0, typeof stored === 'number' ? stored : 0);
 }
 
+/** How many events of an append the INSERTs that succeeded so far wrote. */
+interface InsertProgress {
+  inserted: number;
+}
+
 /** Inserts the events with versions after `fromVersion`; returns the last global position. */
 function insertEvents(
   statements: AppendStatements,
   append: PreparedAppend,
   fromVersion: number,
+  progress: InsertProgress,
 ): number {
   const { stream, events } = append;
   const count = events.length;
@@ -236,9 +242,15 @@ function insertEvents(
     }
     const result = statements.insert(rows).run(params);
     if (result.changes !== rows) {
-      throw new Error(`pup: expected ${rows} inserted events, SQLite reported ${result.changes}`);
+      // Only a trigger on the events table that drops rows gets here; the positions of the
+      // result would be wrong.
+      throw new DatabaseError(
+        'SQLite',
+        `an INSERT of ${rows} events reported ${result.changes} inserted rows`,
+      );
     }
     lastPosition = Number(result.lastInsertRowid);
+    progress.inserted += rows;
   }
   return lastPosition;
 }
@@ -259,26 +271,36 @@ function restoreHead(statements: AppendStatements, append: PreparedAppend, fromV
   }
 }
 
-/** Turns a unique violation of the events table into the pup error it stands for. */
-function translateInsertError(
+/**
+ * The outcome a unique violation of the events table stands for; any other error is rethrown
+ * for core to wrap.
+ */
+function insertFailure(
   statements: AppendStatements,
   append: PreparedAppend,
+  progress: InsertProgress,
   error: unknown,
-): unknown {
+): AppendFailure {
   const constraint = eventsConstraintOf(error);
   if (constraint === 'eventId') {
-    const existing = append.events.find(
-      (event) => statements.eventIdExists.get(event.eventId) !== undefined,
-    );
-    return new DuplicateEventIdError(existing?.eventId, { cause: error });
+    // The rows of the INSERTs that succeeded are still there (until the append's savepoint is
+    // rolled back): look for the clash among the events not written yet.
+    let existing: string | undefined;
+    for (let i = progress.inserted; i < append.events.length; i++) {
+      const { eventId } = append.events[i]!;
+      if (statements.eventIdExists.get(eventId) !== undefined) {
+        existing = eventId;
+        break;
+      }
+    }
+    return { status: 'duplicateEventId', eventId: existing, cause: error };
   }
   if (constraint === 'streamVersion') {
-    return new OptimisticConcurrencyError(
-      append.stream,
-      append.expected,
-      currentVersion(statements, append),
-      { cause: error },
-    );
+    return {
+      status: 'versionConflict',
+      actualVersion: currentVersion(statements, append),
+      cause: error,
+    };
   }
-  return error;
+  throw error;
 }

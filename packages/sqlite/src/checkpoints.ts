@@ -19,8 +19,12 @@ export class CheckpointStatements {
   }
 }
 
-/** The saved checkpoint of a projection, or `null`. */
-export function loadCheckpoint(
+/**
+ * The saved checkpoint of a projection, or `null`. No lock is taken: SQLite has one writer at a
+ * time, and a projection batch runs in a `BEGIN IMMEDIATE` transaction, which already holds the
+ * write lock of the database.
+ */
+export function getCheckpoint(
   statements: CheckpointStatements,
   projectionName: string,
 ): Checkpoint | null {
@@ -29,7 +33,7 @@ export function loadCheckpoint(
 }
 
 /** Inserts or overwrites the checkpoint of a projection, stamped with the current time. */
-export function storeCheckpoint(
+export function saveCheckpoint(
   statements: CheckpointStatements,
   projectionName: string,
   checkpoint: Checkpoint,

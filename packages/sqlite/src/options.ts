@@ -1,9 +1,5 @@
-import {
-  type EventStoreOptions,
-  InvalidConfigError,
-  type ResolvedEventStoreOptions,
-  resolveEventStoreOptions,
-} from '@pup/core';
+import { type EventStoreOptions, InvalidConfigError } from '@pup/core';
+import { type ResolvedEventStoreOptions, resolveEventStoreOptions } from '@pup/core/adapter';
 
 /** Options of {@link createSqliteEventStore}. */
 export interface SqliteEventStoreOptions extends EventStoreOptions {

@@ -1,12 +1,5 @@
-import {
-  decodeEvent,
-  type LogStatus,
-  type PersistedEvent,
-  positionCheckpoint,
-  type Serializer,
-  type StoredEventRow,
-  type StreamRef,
-} from '@pup/core';
+import type { LogStatus, StreamRef } from '@pup/core';
+import { positionCheckpoint, type StoredEventRow } from '@pup/core/adapter';
 import type { SqliteDatabase, SqliteStatement } from './driver.js';
 import type { QuotedTableNames } from './schema.js';
 
@@ -64,11 +57,11 @@ export class ReadStatements {
   }
 }
 
-function decodeRows(rows: unknown[], serializer: Serializer): PersistedEvent[] {
-  const events: PersistedEvent[] = new Array(rows.length);
+function toStoredRows(rows: unknown[]): StoredEventRow[] {
+  const stored: StoredEventRow[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as EventRow;
-    const stored: StoredEventRow = {
+    stored[i] = {
       globalPosition: row[0],
       checkpoint: positionCheckpoint(row[0]),
       boundedContext: row[1],
@@ -85,30 +78,27 @@ function decodeRows(rows: unknown[], serializer: Serializer): PersistedEvent[] {
       metadata: row[12],
       createdAt: row[13],
     };
-    events[i] = decodeEvent(stored, serializer);
   }
-  return events;
+  return stored;
 }
 
-/** Reads up to `limit` events after `afterPosition`, in log order. */
-export function readEventsAfter(
+/** Up to `limit` events after `afterPosition` (`null`: the start of the log), in log order. */
+export function readEvents(
   statements: ReadStatements,
-  serializer: Serializer,
-  afterPosition: number,
+  afterPosition: number | null,
   limit: number,
-): PersistedEvent[] {
-  return decodeRows(statements.after.all(afterPosition, limit), serializer);
+): StoredEventRow[] {
+  return toStoredRows(statements.after.all(afterPosition ?? 0, limit));
 }
 
-/** Reads the events of `stream` with versions in `[fromVersion, toVersion]`. */
-export function readStreamRange(
+/** The events of `stream` with versions in `[fromVersion, toVersion]`, in version order. */
+export function readStream(
   statements: ReadStatements,
-  serializer: Serializer,
   stream: StreamRef,
   fromVersion: number,
   toVersion: number | null,
-): PersistedEvent[] {
-  return decodeRows(
+): StoredEventRow[] {
+  return toStoredRows(
     statements.stream.all(
       stream.boundedContext,
       stream.aggregateType,
@@ -116,13 +106,12 @@ export function readStreamRange(
       fromVersion,
       toVersion ?? Number.MAX_SAFE_INTEGER,
     ),
-    serializer,
   );
 }
 
-/** Where the log ends and how many events lie after `afterPosition`. */
-export function readLogStatus(statements: ReadStatements, afterPosition: number): LogStatus {
-  const [headPosition, eventsAfter] = statements.logStatus.get(afterPosition) as [
+/** Where the log ends and how many events lie after `afterPosition` (`null`: the start). */
+export function getLogStatus(statements: ReadStatements, afterPosition: number | null): LogStatus {
+  const [headPosition, eventsAfter] = statements.logStatus.get(afterPosition ?? 0) as [
     number | null,
     number,
   ];

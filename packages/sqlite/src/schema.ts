@@ -1,4 +1,5 @@
-import { quoteQualifiedName, resolveTableNames, type TableNames } from '@pup/core';
+import type { TableNames } from '@pup/core';
+import { quoteQualifiedName, resolveTableNames } from '@pup/core/adapter';
 
 /** The three table names, validated and quoted for SQLite (`"main"."events"`). */
 export interface QuotedTableNames {
@@ -11,7 +12,7 @@ export interface QuotedTableNames {
  * Validates table names (filling in defaults) and quotes them for SQLite.
  * @throws {InvalidConfigError} on an invalid or repeated name.
  */
-export function quoteSqliteTableNames(tables?: Partial<TableNames> | null): QuotedTableNames {
+export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTableNames {
   const names = resolveTableNames(tables);
   return {
     events: quoteQualifiedName(names.events, '"', 'tables.events'),
@@ -21,9 +22,10 @@ export function quoteSqliteTableNames(tables?: Partial<TableNames> | null): Quot
 }
 
 /**
- * The statements that create pup's tables on SQLite, in order; each is idempotent
- * (`IF NOT EXISTS`). This is the single source of the SQLite schema: `store.migrate()` runs
- * exactly these statements, and `sqliteMigrationSql` returns them as one script for a file.
+ * The SQLite schema of pup as one SQL script (statements separated by `;`), each statement
+ * idempotent (`IF NOT EXISTS`). This is the single source of the SQLite schema: `store.migrate()`
+ * runs exactly this script, and migration tools (`pup-migrate-gen --adapter sqlite`) write it to a
+ * file.
  *
  * - `events`: the log. `global_position` is an `AUTOINCREMENT` rowid, so a position is never
  *   handed out twice, even after the newest event is deleted; a rolled-back append gives its
@@ -32,12 +34,15 @@ export function quoteSqliteTableNames(tables?: Partial<TableNames> | null): Quot
  * - `projection_checkpoints`: each projection's resume checkpoint.
  *
  * @param tables Table names, each optionally schema-qualified (`main.events`).
+ * @default tables `events`, `aggregate_heads`, `projection_checkpoints`
  * @throws {InvalidConfigError} on an invalid or repeated table name.
+ *
+ * @example
+ * writeFileSync('migrations/001_event_sourcing.sql', sqliteSchemaSql());
  */
-export function sqliteSchema(tables?: Partial<TableNames> | null): string[] {
-  const t = quoteSqliteTableNames(tables);
-  return [
-    `CREATE TABLE IF NOT EXISTS ${t.events} (
+export function sqliteSchemaSql(tables?: Partial<TableNames> | null): string {
+  const t = quoteTableNames(tables);
+  return `CREATE TABLE IF NOT EXISTS ${t.events} (
   global_position INTEGER PRIMARY KEY AUTOINCREMENT,
   bounded_context TEXT NOT NULL,
   aggregate_type TEXT NOT NULL,
@@ -53,29 +58,20 @@ export function sqliteSchema(tables?: Partial<TableNames> | null): string[] {
   metadata TEXT,
   created_at INTEGER NOT NULL,
   UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-)`,
-    `CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
+);
+
+CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
   bounded_context TEXT NOT NULL,
   aggregate_type TEXT NOT NULL,
   aggregate_id TEXT NOT NULL,
   aggregate_version INTEGER NOT NULL,
   PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
-) WITHOUT ROWID`,
-    `CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   projection_name TEXT NOT NULL PRIMARY KEY,
   checkpoint TEXT NOT NULL,
   updated_at INTEGER NOT NULL
-) WITHOUT ROWID`,
-  ];
-}
-
-/**
- * The SQLite schema of {@link sqliteSchema} as one SQL script (statements separated by `;`),
- * ready to be written to a migration file or passed to `db.exec`.
- *
- * @example
- * writeFileSync('001_event_sourcing.sql', sqliteMigrationSql({ events: 'events' }));
- */
-export function sqliteMigrationSql(tables?: Partial<TableNames> | null): string {
-  return `${sqliteSchema(tables).join(';\n\n')};\n`;
+) WITHOUT ROWID;
+`;
 }

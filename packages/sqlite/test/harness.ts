@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance';
 import Database from 'better-sqlite3';
-import {
-  createSqliteEventStore,
-  quoteSqliteTableNames,
-  type SqliteEventStoreOptions,
-} from '../src/index.js';
+import { createSqliteEventStore, type SqliteEventStoreOptions } from '../src/index.js';
+import { quoteTableNames } from '../src/schema.js';
 
 /** A fresh temporary directory, removed by the returned function. */
 export function tempDir(): { dir: string; remove: () => void } {
@@ -48,7 +45,7 @@ export function sqliteHarness(kind: 'file' | 'memory'): ConformanceHarness<Datab
       try {
         const store = createSqliteEventStore(db, options);
         await store.migrate();
-        const tables = quoteSqliteTableNames(options?.tables);
+        const tables = quoteTableNames(options?.tables);
         const count = (table: string) => async () =>
           Number(db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get());
         return {

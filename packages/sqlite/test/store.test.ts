@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
+  DatabaseError,
   DuplicateEventIdError,
   ExpectedVersion,
   InvalidConfigError,
@@ -10,12 +11,7 @@ import {
 } from '@pup/core';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  createSqliteEventStore,
-  type SqliteEventStore,
-  sqliteMigrationSql,
-  sqliteSchema,
-} from '../src/index.js';
+import { createSqliteEventStore, type SqliteEventStore, sqliteSchemaSql } from '../src/index.js';
 import { openDatabase, tempDir } from './harness.js';
 import { countRows, eventsOf, newStream, sleep } from './support.js';
 
@@ -101,9 +97,15 @@ describe('migrate', () => {
     expect(countRows(db, 'aggregate_heads')).toBe(1);
   });
 
-  it('applies exactly sqliteSchema / sqliteMigrationSql', async () => {
+  it('applies exactly sqliteSchemaSql', async () => {
     const tables = { events: 'main.log', aggregateHeads: 'heads', checkpoints: 'main.cps' };
-    const { db } = await memoryStore({ tables });
+    const { db, dispose } = openDatabase('memory');
+    cleanups.push(dispose);
+    const exec = vi.spyOn(db, 'exec');
+    const store = createSqliteEventStore(db, { tables });
+    cleanups.push(() => store.close());
+    await store.migrate();
+    expect(exec.mock.calls).toEqual([[sqliteSchemaSql(tables)]]);
     const created = db
       .prepare(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps') ORDER BY rowid",
@@ -111,11 +113,24 @@ describe('migrate', () => {
       .pluck()
       .all();
     // SQLite stores CREATE TABLE without IF NOT EXISTS and without the schema prefix.
-    const expected = sqliteSchema(tables).map((sql) =>
+    const statements = sqliteSchemaSql(tables).trimEnd().replace(/;$/, '').split(';\n\n');
+    expect(statements).toHaveLength(3);
+    const expected = statements.map((sql) =>
       sql.replace('CREATE TABLE IF NOT EXISTS ', 'CREATE TABLE ').replace('"main".', ''),
     );
     expect(created).toEqual(expected);
-    expect(sqliteMigrationSql(tables)).toBe(`${sqliteSchema(tables).join(';\n\n')};\n`);
+  });
+
+  it('gives the default tables without arguments and rejects bad names like the factory', () => {
+    expect(sqliteSchemaSql()).toBe(
+      sqliteSchemaSql({
+        events: 'events',
+        aggregateHeads: 'aggregate_heads',
+        checkpoints: 'projection_checkpoints',
+      }),
+    );
+    expect(sqliteSchemaSql()).toContain('CREATE TABLE IF NOT EXISTS "events" (');
+    expect(() => sqliteSchemaSql({ events: 'my events' })).toThrow(InvalidConfigError);
   });
 
   it('works end to end with schema-qualified custom names', async () => {
@@ -216,9 +231,10 @@ describe('appends larger than one INSERT', () => {
     const events = eventsOf(stream, 300);
     events[299] = { ...events[299]!, eventId: seed.events[0]!.eventId };
     await store.transaction(async (tx) => {
-      await expect(store.append(tx, ExpectedVersion.noStream(), events)).rejects.toBeInstanceOf(
-        DuplicateEventIdError,
-      );
+      const error = await store.append(tx, ExpectedVersion.noStream(), events).catch((e) => e);
+      expect(error).toBeInstanceOf(DuplicateEventIdError);
+      // The clash is the last event, not one of the 128 the first INSERT had already written.
+      expect(error).toMatchObject({ eventId: seed.events[0]!.eventId });
     });
     expect(countRows(db, 'events')).toBe(1);
     const next = await store.append(db, ExpectedVersion.noStream(), eventsOf(stream));
@@ -227,56 +243,113 @@ describe('appends larger than one INSERT', () => {
 });
 
 describe('waitForEvents', () => {
+  /**
+   * Makes the store listen for commits. A store's first wait resolves, once, when its listener
+   * opens (commits made while it opened would otherwise be missed), so the tests below start
+   * from a listening store to see which commits wake a wait and when.
+   */
+  async function listening(store: SqliteEventStore<Database.Database>): Promise<void> {
+    await store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 50 });
+  }
+
+  /** A wait that records when it resolved. */
+  function startWaiting(store: SqliteEventStore<Database.Database>, timeoutMs = 10_000) {
+    const started = Date.now();
+    const state = { woke: false, afterMs: -1 };
+    const done = store
+      .waitForEvents({ signal: new AbortController().signal, timeoutMs })
+      .then(() => {
+        state.woke = true;
+        state.afterMs = Date.now() - started;
+      });
+    return { state, done };
+  }
+
   it('wakes right after an appending transaction commits, not before', async () => {
     const { store } = await memoryStore();
-    const controller = new AbortController();
-    let woke = false;
-    const waiting = store
-      .waitForEvents({ signal: controller.signal, timeoutMs: 10_000 })
-      .then(() => {
-        woke = true;
-      });
+    await listening(store);
+    const waiting = startWaiting(store);
     await store.transaction(async (tx) => {
       await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
       await sleep(5);
-      expect(woke).toBe(false);
+      expect(waiting.state.woke).toBe(false);
     });
-    await waiting;
-    expect(woke).toBe(true);
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeLessThan(1000);
   });
 
   it('does not wake for a rolled-back append', async () => {
     const { store } = await memoryStore();
-    const started = Date.now();
-    const waiting = store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 60 });
+    await listening(store);
+    const waiting = startWaiting(store, 60);
     await store
       .transaction(async (tx) => {
         await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
         throw new Error('no');
       })
       .catch(() => undefined);
-    await waiting;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeGreaterThanOrEqual(50);
   });
 
   it('wakes after a caller-opened transaction that appended commits', async () => {
     const { db, store } = await memoryStore();
-    let woke = false;
-    const waiting = store
-      .waitForEvents({ signal: new AbortController().signal, timeoutMs: 10_000 })
-      .then(() => {
-        woke = true;
-      });
+    await listening(store);
     db.exec('BEGIN IMMEDIATE');
     await store.append(db, ExpectedVersion.noStream(), eventsOf(newStream()));
+    // The append itself wakes the waits of that moment (core cannot see the caller's COMMIT); a
+    // wait that starts after it is woken by the COMMIT, which the store watches for.
+    const waiting = startWaiting(store);
     await sleep(20);
-    expect(woke).toBe(false);
+    expect(waiting.state.woke).toBe(false);
     db.exec('COMMIT');
-    await waiting;
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeLessThan(1000);
+  });
+
+  it('wakes after a store transaction inside a caller-opened transaction commits with it', async () => {
+    const { db, store } = await memoryStore();
+    await listening(store);
+    db.exec('BEGIN IMMEDIATE');
+    await store.transaction((tx) =>
+      store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
+    );
+    const waiting = startWaiting(store);
+    await sleep(20);
+    expect(waiting.state.woke).toBe(false);
+    db.exec('COMMIT');
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeLessThan(1000);
+  });
+
+  it('wakes every store on the Database when one of them commits an append', async () => {
+    const { db, store } = await memoryStore();
+    const reader = createSqliteEventStore(db);
+    cleanups.push(() => reader.close());
+    await listening(reader);
+    const waiting = startWaiting(reader);
+    await store.append(db, ExpectedVersion.noStream(), eventsOf(newStream()));
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeLessThan(1000);
+
+    // An append made through a third store, nested in the writer's transaction, counts too.
+    const other = createSqliteEventStore(db);
+    cleanups.push(() => other.close());
+    const again = startWaiting(reader);
+    await store.transaction(async () => {
+      await other.transaction((tx) =>
+        other.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
+      );
+      await sleep(5);
+      expect(again.state.woke).toBe(false);
+    });
+    await again.done;
+    expect(again.state.afterMs).toBeLessThan(1000);
   });
 
   it('resolves on timeout, on abort, and at once for an aborted signal', async () => {
     const { store } = await memoryStore();
+    await listening(store);
     const started = Date.now();
     await store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 30 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
@@ -289,18 +362,72 @@ describe('waitForEvents', () => {
 
   it('is woken by close(), which leaves the database open', async () => {
     const { db, store } = await memoryStore();
-    const waiting = store.waitForEvents({
-      signal: new AbortController().signal,
-      timeoutMs: 10_000,
-    });
+    await listening(store);
+    const waiting = startWaiting(store);
     await store.close();
-    await waiting;
+    await waiting.done;
+    expect(waiting.state.afterMs).toBeLessThan(1000);
     expect(db.open).toBe(true);
-    await expect(store.readEvents(db, { limit: 1 })).rejects.toMatchObject({
-      name: 'StoreClosedError',
-      code: 'STORE_CLOSED',
+  });
+});
+
+describe('close', () => {
+  it('makes every method reject with StoreClosedError; a second close is harmless', async () => {
+    const { db, store } = await memoryStore();
+    const stream = newStream();
+    const appended = await store.append(db, ExpectedVersion.noStream(), eventsOf(stream));
+    await store.close();
+    const calls: Record<string, () => Promise<unknown>> = {
+      transaction: () => store.transaction(async () => 1),
+      append: () => store.append(db, ExpectedVersion.exact(1), eventsOf(stream)),
+      readEvents: () => store.readEvents(db, { limit: 10 }),
+      readAggregateStream: () => store.readAggregateStream(db, stream),
+      getCheckpoint: () => store.getCheckpoint(db, 'p'),
+      saveCheckpoint: () => store.saveCheckpoint(db, 'p', appended.events[0]!.checkpoint),
+      readProjectionBatch: () => store.readProjectionBatch(db, 'p', { limit: 10 }),
+      getLogStatus: () => store.getLogStatus(db),
+      migrate: () => store.migrate(),
+      waitForEvents: () =>
+        store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 10_000 }),
+    };
+    for (const [method, call] of Object.entries(calls)) {
+      const error = await call().then(
+        () => new Error(`${method} resolved`),
+        (e: unknown) => e,
+      );
+      expect(error, method).toBeInstanceOf(StoreClosedError);
+      expect(error, method).toMatchObject({ code: 'STORE_CLOSED' });
+    }
+    await store.close();
+    expect(countRows(db, 'events')).toBe(1);
+    expect(countRows(db, 'projection_checkpoints')).toBe(0);
+    expect(db.open).toBe(true);
+  });
+
+  it('rolls back a running transaction that calls the closed store, and frees the connection', async () => {
+    const { db, store } = await memoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    await expect(store.transaction(async () => 1)).rejects.toBeInstanceOf(StoreClosedError);
+    const running = store.transaction(async (tx) => {
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+      await gate;
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+    });
+    await sleep(1);
+    await store.close();
+    release();
+    await expect(running).rejects.toBeInstanceOf(StoreClosedError);
+    expect(db.inTransaction).toBe(false);
+    expect(countRows(db, 'events')).toBe(0);
+    // The connection's queue moved on: another store on the Database works.
+    const next = createSqliteEventStore(db);
+    cleanups.push(() => next.close());
+    const result = await next.transaction((tx) =>
+      next.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
+    );
+    expect(result.globalPositions).toEqual([1]);
   });
 });
 
@@ -363,11 +490,12 @@ describe('two connections to one file', () => {
   it('fails with SQLITE_BUSY once the busy timeout runs out', async () => {
     const { file, a, storeA } = await twoStores({ busyTimeoutMs: 20 });
     const { released } = await holdWriteLock(file, 400);
-    await expect(
-      storeA.transaction((tx) =>
-        storeA.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
-      ),
-    ).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    const error = await storeA
+      .transaction((tx) => storeA.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect(error).toMatchObject({ code: 'DATABASE_ERROR', database: 'SQLite' });
+    expect((error as Error).cause).toMatchObject({ code: 'SQLITE_BUSY' });
     expect(a.inTransaction).toBe(false);
     await released;
   });

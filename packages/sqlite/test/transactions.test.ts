@@ -1,5 +1,5 @@
 import { ExpectedVersion } from '@pup/core';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore } from '../src/index.js';
 import { openDatabase } from './harness.js';
@@ -159,6 +159,156 @@ describe('nested transactions', () => {
   });
 });
 
+/** Fails instead of hanging when `work` deadlocks. */
+async function withinSeconds<T>(seconds: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running after ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('two stores on one Database', () => {
+  const otherTables = {
+    events: 'other_events',
+    aggregateHeads: 'other_heads',
+    checkpoints: 'other_checkpoints',
+  };
+
+  /** A file database (so a second connection can look from outside) with two stores on it. */
+  async function twoStores() {
+    const file = openDatabase('file');
+    const other = createSqliteEventStore(file.db, { tables: otherTables });
+    const outside = new Database(file.file!, { readonly: true });
+    const first = createSqliteEventStore(file.db);
+    await first.migrate();
+    await other.migrate();
+    return {
+      db: file.db,
+      first,
+      other,
+      /** Events committed to both stores' tables, seen by another connection. */
+      committed: () => [countRows(outside, 'events'), countRows(outside, 'other_events')],
+      dispose: async () => {
+        await first.close();
+        await other.close();
+        outside.close();
+        file.dispose();
+      },
+    };
+  }
+
+  it('runs the inner store’s transaction as a savepoint that commits with the outer one', async () => {
+    const { db, first, other, committed, dispose } = await twoStores();
+    try {
+      const outer = newStream('outer');
+      const inner = newStream('inner');
+      await withinSeconds(
+        5,
+        first.transaction(async (tx) => {
+          await first.append(tx, ExpectedVersion.noStream(), eventsOf(outer));
+          const result = await other.transaction(async (tx2) => {
+            expect(tx2).toBe(tx);
+            return other.append(tx2, ExpectedVersion.noStream(), eventsOf(inner, 2));
+          });
+          expect(result.toVersion).toBe(2);
+          // Inside the outer transaction: both stores see their writes, nothing is committed.
+          expect((await other.readAggregateStream(tx, inner)).version).toBe(2);
+          expect(db.inTransaction).toBe(true);
+          expect(committed()).toEqual([0, 0]);
+        }),
+      );
+      expect(committed()).toEqual([1, 2]);
+      expect(db.inTransaction).toBe(false);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('undoes the inner store’s work with the outer transaction, and only it when the inner throws', async () => {
+    const { db, first, other, committed, dispose } = await twoStores();
+    try {
+      await expect(
+        withinSeconds(
+          5,
+          first.transaction(async (tx) => {
+            await first.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+            await other.transaction((tx2) =>
+              other.append(tx2, ExpectedVersion.noStream(), eventsOf(newStream())),
+            );
+            throw new Error('outer');
+          }),
+        ),
+      ).rejects.toThrow('outer');
+      expect(committed()).toEqual([0, 0]);
+
+      await withinSeconds(
+        5,
+        first.transaction(async (tx) => {
+          await first.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+          await expect(
+            other.transaction(async (tx2) => {
+              await other.append(tx2, ExpectedVersion.noStream(), eventsOf(newStream()));
+              throw new Error('inner');
+            }),
+          ).rejects.toThrow('inner');
+        }),
+      );
+      expect(committed()).toEqual([1, 0]);
+      expect(db.inTransaction).toBe(false);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('lets a call of the other store with the outer tx join the transaction instead of waiting', async () => {
+    const { first, other, committed, dispose } = await twoStores();
+    try {
+      const stream = newStream();
+      await withinSeconds(
+        5,
+        first.transaction(async (tx) => {
+          await other.append(tx, ExpectedVersion.noStream(), eventsOf(stream));
+          await other.saveCheckpoint(tx, 'p', '0000000000000001');
+          expect(await other.getCheckpoint(tx, 'p')).toBe('0000000000000001');
+          expect(committed()).toEqual([0, 0]);
+        }),
+      );
+      expect(committed()).toEqual([0, 1]);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('queues the transactions of both stores on the connection, one at a time', async () => {
+    const { first, other, dispose } = await twoStores();
+    try {
+      const trace: string[] = [];
+      const stores = [first, other, first, other];
+      await withinSeconds(
+        5,
+        Promise.all(
+          stores.map((store, i) =>
+            store.transaction(async (tx) => {
+              trace.push(`start ${i}`);
+              await sleep(2);
+              await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+              trace.push(`end ${i}`);
+            }),
+          ),
+        ),
+      );
+      expect(trace).toEqual([0, 1, 2, 3].flatMap((i) => [`start ${i}`, `end ${i}`]));
+    } finally {
+      await dispose();
+    }
+  });
+});
+
 describe('transactions opened by the caller', () => {
   it('joins a transaction the caller opened with the driver; the caller decides', async () => {
     const stream = newStream();
@@ -221,5 +371,35 @@ describe('transactions opened by the caller', () => {
     expect(countRows(db, 'aggregate_heads')).toBe(1);
     const next = await store.append(db, ExpectedVersion.noStream(), eventsOf(other));
     expect(next.globalPositions).toEqual([2]);
+  });
+
+  it('works for every method inside the caller’s transaction, through two stores, until the caller commits', async () => {
+    const other = createSqliteEventStore(db, {
+      tables: { events: 'e2', aggregateHeads: 'h2', checkpoints: 'c2' },
+    });
+    await other.migrate();
+    const stream = newStream();
+    db.exec('BEGIN IMMEDIATE');
+    const appended = await store.transaction(async (tx) => {
+      const result = await store.append(tx, ExpectedVersion.noStream(), eventsOf(stream, 2));
+      await other.transaction((tx2) =>
+        other.append(tx2, ExpectedVersion.noStream(), eventsOf(stream)),
+      );
+      return result;
+    });
+    const checkpoint = appended.events[1]!.checkpoint;
+    await store.saveCheckpoint(db, 'p', checkpoint);
+    expect(await store.getCheckpoint(db, 'p')).toBe(checkpoint);
+    expect((await store.readProjectionBatch(db, 'p', { limit: 10 })).events).toEqual([]);
+    expect((await store.readEvents(db, { limit: 10 })).map((e) => e.eventId)).toEqual(
+      appended.events.map((e) => e.eventId),
+    );
+    expect((await store.getLogStatus(db)).headPosition).toBe(2);
+    expect(db.inTransaction).toBe(true);
+    db.exec('COMMIT');
+    expect(countRows(db, 'events')).toBe(2);
+    expect(countRows(db, 'e2')).toBe(1);
+    expect(countRows(db, 'projection_checkpoints')).toBe(1);
+    await other.close();
   });
 });

@@ -1,0 +1,364 @@
+import { type Checkpoint, DatabaseError, type LogStatus, type StreamRef } from '@pup/core';
+import {
+  type AppendOutcome,
+  type CommitListener,
+  type CommitListenerHandlers,
+  type DialectCall,
+  type DialectProjectionBatch,
+  type EventStoreDialect,
+  type PreparedAppend,
+  positionCheckpoints,
+  type StoredEventRow,
+  type TransactionScope,
+} from '@pup/core/adapter';
+import { AppendStatements, appendEvents } from './append.js';
+import { CheckpointStatements, getCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { type Connection, connectionOf } from './connection.js';
+import type { SqliteDatabase } from './driver.js';
+import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
+import type { QuotedTableNames } from './schema.js';
+
+/** Savepoint that wraps a store transaction inside a transaction the caller opened. */
+const CALLER_TRANSACTION_SAVEPOINT = 'pup_transaction';
+
+/** Whether `value` looks like a better-sqlite3 `Database` (a cheap shape check). */
+export function isDatabase(value: unknown): value is SqliteDatabase {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SqliteDatabase).prepare === 'function' &&
+    typeof (value as SqliteDatabase).exec === 'function' &&
+    typeof (value as SqliteDatabase).pragma === 'function'
+  );
+}
+
+/** The prepared statements of one store on one connection, each group made on first use. */
+class ConnectionStatements {
+  readonly connection: Connection;
+  private appendGroup: AppendStatements | undefined;
+  private readGroup: ReadStatements | undefined;
+  private checkpointGroup: CheckpointStatements | undefined;
+
+  constructor(
+    readonly db: SqliteDatabase,
+    private readonly tables: QuotedTableNames,
+  ) {
+    this.connection = connectionOf(db);
+  }
+
+  get append(): AppendStatements {
+    this.appendGroup ??= new AppendStatements(this.db, this.tables);
+    return this.appendGroup;
+  }
+
+  get read(): ReadStatements {
+    this.readGroup ??= new ReadStatements(this.db, this.tables);
+    return this.readGroup;
+  }
+
+  get checkpoints(): CheckpointStatements {
+    this.checkpointGroup ??= new CheckpointStatements(this.db, this.tables);
+    return this.checkpointGroup;
+  }
+}
+
+/**
+ * The SQLite dialect: the database work of an event store on a better-sqlite3 `Database`. Core's
+ * `createEventStore` builds the store around it.
+ *
+ * Every statement runs synchronously (better-sqlite3), so one method's SQL never interleaves
+ * with another's; what needs care is the async gap of a store transaction's callback. Store
+ * transactions queue on the connection ({@link Connection.queue}) and run in `BEGIN IMMEDIATE`
+ * … `COMMIT`; a method called with a `Database` outside any store transaction waits for its turn
+ * in the same queue and then runs alone: `append` and `migrate` in a transaction of their own,
+ * single reads and checkpoint writes in autocommit. When the caller opened a transaction with
+ * the driver, store transactions become savepoints of it and outside calls join it.
+ */
+export class SqliteDialect<D extends SqliteDatabase>
+  implements EventStoreDialect<D, number, LogStatus>
+{
+  readonly name = 'SQLite';
+  readonly checkpoints = positionCheckpoints;
+  /** Stores on one `Database` nest their transactions into each other's. */
+  readonly scopeKey: object;
+  private own: ConnectionStatements | undefined;
+  private others = new WeakMap<SqliteDatabase, ConnectionStatements>();
+
+  constructor(
+    private readonly db: D,
+    private readonly tables: QuotedTableNames,
+    private readonly schemaSql: string,
+  ) {
+    this.scopeKey = db;
+  }
+
+  isTransaction(tx: unknown): boolean {
+    return tx === this.db || isDatabase(tx);
+  }
+
+  async transaction<T>(fn: (tx: D) => Promise<T>, _scope: TransactionScope): Promise<T> {
+    const db = this.db;
+    const connection = this.statementsFor(db).connection;
+    if (!connection.queue.tryLock()) await connection.queue.lock();
+    try {
+      // The connection's flag, not `_scope.appended`: it also counts appends that other stores
+      // on this `Database` made inside this transaction, and their listeners want the wake-up.
+      connection.appended = false;
+      if (db.inTransaction) return await this.insideCallerTransaction(connection, fn);
+      connection.begin();
+      let result: T;
+      try {
+        result = await fn(db);
+      } catch (error) {
+        connection.rollback();
+        throw error;
+      }
+      try {
+        connection.commit();
+      } catch (error) {
+        connection.rollback();
+        throw error;
+      }
+      if (connection.appended) connection.announceCommit();
+      return result;
+    } finally {
+      connection.appended = false;
+      connection.queue.unlock();
+    }
+  }
+
+  /** A store transaction inside one the caller opened with the driver: a savepoint of it. */
+  private async insideCallerTransaction<T>(
+    connection: Connection,
+    fn: (tx: D) => Promise<T>,
+  ): Promise<T> {
+    connection.savepoint(CALLER_TRANSACTION_SAVEPOINT);
+    let result: T;
+    try {
+      result = await fn(this.db);
+    } catch (error) {
+      connection.rollbackToSavepoint(CALLER_TRANSACTION_SAVEPOINT);
+      throw error;
+    }
+    connection.release(CALLER_TRANSACTION_SAVEPOINT);
+    if (connection.appended) connection.announceAfterForeignCommit();
+    return result;
+  }
+
+  async savepoint<T>(tx: D, name: string, fn: () => Promise<T>): Promise<T> {
+    const connection = this.statementsFor(tx).connection;
+    connection.savepoint(name);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      connection.rollbackToSavepoint(name);
+      throw error;
+    }
+    connection.release(name);
+    return result;
+  }
+
+  async append(tx: D, append: PreparedAppend, call: DialectCall): Promise<AppendOutcome> {
+    const statements = this.statementsFor(tx);
+    const connection = statements.connection;
+    if (call.inStoreTransaction) {
+      const outcome = appendEvents(statements.append, append);
+      if (outcome.status === 'appended') connection.appended = true;
+      return outcome;
+    }
+    if (!connection.queue.tryLock()) await connection.queue.lock();
+    try {
+      return appendAlone(statements, append);
+    } finally {
+      connection.queue.unlock();
+    }
+  }
+
+  readEvents(
+    tx: D,
+    after: number | null,
+    limit: number,
+    call: DialectCall,
+  ): Promise<StoredEventRow[]> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => readEvents(statements.read, after, limit));
+  }
+
+  readStream(
+    tx: D,
+    stream: StreamRef,
+    fromVersion: number,
+    toVersion: number | null,
+    call: DialectCall,
+  ): Promise<StoredEventRow[]> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () =>
+      readStream(statements.read, stream, fromVersion, toVersion),
+    );
+  }
+
+  // SQLite has one writer at a time: a projection batch's `BEGIN IMMEDIATE` already holds the
+  // database's write lock, so `lock` needs nothing more.
+  getCheckpoint(
+    tx: D,
+    projectionName: string,
+    _lock: boolean,
+    call: DialectCall,
+  ): Promise<Checkpoint | null> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => getCheckpoint(statements.checkpoints, projectionName));
+  }
+
+  saveCheckpoint(
+    tx: D,
+    projectionName: string,
+    checkpoint: Checkpoint,
+    call: DialectCall,
+  ): Promise<void> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () =>
+      saveCheckpoint(statements.checkpoints, projectionName, checkpoint),
+    );
+  }
+
+  readProjectionBatch(
+    tx: D,
+    projectionName: string,
+    limit: number,
+    call: DialectCall,
+  ): Promise<DialectProjectionBatch> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => {
+      const checkpoint = getCheckpoint(statements.checkpoints, projectionName);
+      const after = checkpoint === null ? null : positionCheckpoints.parse(checkpoint);
+      if (after === undefined) {
+        throw new DatabaseError(
+          this.name,
+          `the saved checkpoint of ${JSON.stringify(projectionName)} is not a checkpoint of this store: ${JSON.stringify(checkpoint)}`,
+        );
+      }
+      return { checkpoint, rows: readEvents(statements.read, after, limit) };
+    });
+  }
+
+  getLogStatus(tx: D, after: number | null, call: DialectCall): Promise<LogStatus> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => getLogStatus(statements.read, after));
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.db;
+    const connection = this.statementsFor(db).connection;
+    if (!connection.queue.tryLock()) await connection.queue.lock();
+    try {
+      if (db.inTransaction) {
+        db.exec(this.schemaSql);
+        return;
+      }
+      connection.begin();
+      try {
+        db.exec(this.schemaSql);
+        connection.commit();
+      } catch (error) {
+        connection.rollback();
+        throw error;
+      }
+    } finally {
+      connection.queue.unlock();
+    }
+  }
+
+  /**
+   * Hears the commits that appended events through any store on this `Database`: store
+   * transactions announce theirs right after `COMMIT`, appends joined to a transaction the caller
+   * opened once that transaction has ended. Commits of other connections or processes are not
+   * heard: waits end at their timeout, and the projection processor polls.
+   */
+  async listen(handlers: CommitListenerHandlers): Promise<CommitListener> {
+    const remove = connectionOf(this.db).addListener(handlers);
+    return {
+      async close() {
+        remove();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.own = undefined;
+    this.others = new WeakMap();
+  }
+
+  /**
+   * Runs the synchronous `work` on the statements' connection: at once when the call joins a
+   * store transaction; otherwise after the store transaction that owns the connection (if any)
+   * has ended, alone (in the caller's own driver transaction when one is open, else in
+   * autocommit).
+   */
+  private run<T>(statements: ConnectionStatements, call: DialectCall, work: () => T): Promise<T> {
+    if (call.inStoreTransaction) return settle(work);
+    const queue = statements.connection.queue;
+    if (!queue.tryLock()) {
+      return queue.lock().then(() => {
+        try {
+          return work();
+        } finally {
+          queue.unlock();
+        }
+      });
+    }
+    try {
+      return settle(work);
+    } finally {
+      queue.unlock();
+    }
+  }
+
+  private statementsFor(tx: SqliteDatabase): ConnectionStatements {
+    if (tx === this.db) {
+      this.own ??= new ConnectionStatements(tx, this.tables);
+      return this.own;
+    }
+    let statements = this.others.get(tx);
+    if (statements === undefined) {
+      statements = new ConnectionStatements(tx, this.tables);
+      this.others.set(tx, statements);
+    }
+    return statements;
+  }
+}
+
+/** The value of the synchronous `work` as a promise, or its error as a rejection. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * An append given a `Database` outside any store transaction, holding the connection's turn: it
+ * joins the caller's own driver transaction when one is open (announced once that one ends),
+ * else runs in a `BEGIN IMMEDIATE` … `COMMIT` of its own, rolled back unless it appended.
+ */
+function appendAlone(statements: ConnectionStatements, append: PreparedAppend): AppendOutcome {
+  const connection = statements.connection;
+  if (statements.db.inTransaction) {
+    const outcome = appendEvents(statements.append, append);
+    if (outcome.status === 'appended') connection.announceAfterForeignCommit();
+    return outcome;
+  }
+  connection.begin();
+  let outcome: AppendOutcome;
+  try {
+    outcome = appendEvents(statements.append, append);
+    if (outcome.status === 'appended') connection.commit();
+    else connection.rollback();
+  } catch (error) {
+    connection.rollback();
+    throw error;
+  }
+  if (outcome.status === 'appended') connection.announceCommit();
+  return outcome;
+}
