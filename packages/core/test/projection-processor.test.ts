@@ -257,7 +257,7 @@ describe('ProjectionProcessor.run', () => {
     };
     const projection = collecting('batched');
     await runUntil(
-      new ProjectionProcessor(store, { batchSize: 2, pollIntervalMs: 10 }),
+      new ProjectionProcessor(store, { batchSize: 2, maxBatchSize: 2, pollIntervalMs: 10 }),
       projection,
       async () => (await checkpointOf(base, 'batched')) === '0000000000000005',
     );
@@ -403,7 +403,7 @@ describe('ProjectionProcessor.run', () => {
     const { logger, entries } = recordingLogger();
     const projection = collecting('logged');
     await runUntil(
-      new ProjectionProcessor(store, { batchSize: 2, pollIntervalMs: 5, logger }),
+      new ProjectionProcessor(store, { batchSize: 2, maxBatchSize: 2, pollIntervalMs: 5, logger }),
       projection,
       () => projection.seen.length === 5,
     );
@@ -412,7 +412,9 @@ describe('ProjectionProcessor.run', () => {
       message: 'projection started',
       fields: { projection: 'logged', checkpointName: 'logged', batchSize: 2 },
     });
-    const batches = entries.filter((e) => e.level === 'debug');
+    const batches = entries.filter(
+      (e) => e.level === 'debug' && e.message === 'projection batch committed',
+    );
     expect(batches.map((e) => e.fields?.events)).toEqual([2, 2, 1]);
     expect(entries.at(-1)).toMatchObject({
       level: 'info',

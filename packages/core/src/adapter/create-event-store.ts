@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import type { ExpectedVersion } from '../expected-version.js';
 import type { ResolvedEventStoreOptions } from '../options.js';
+import { type ReadProjectionRows, readProjectionRows } from '../projection/batch.js';
 import {
   buildStream,
   decodeEvent,
@@ -237,10 +238,62 @@ export function createEventStore<
     return position;
   };
 
+  /** Decodes one row; a payload or metadata that cannot be decoded is a `DatabaseError`. */
+  const decodeRow = (row: StoredEventRow): PersistedEvent => {
+    try {
+      return decodeEvent(row, serializer);
+    } catch (error) {
+      throw new DatabaseError(
+        database,
+        `the event at global position ${row.globalPosition} cannot be decoded: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+  };
+
   const decodeRows = (rows: StoredEventRow[]): PersistedEvent[] => {
     const events = new Array<PersistedEvent>(rows.length);
-    for (let i = 0; i < rows.length; i++) events[i] = decodeEvent(rows[i]!, serializer);
+    for (let i = 0; i < rows.length; i++) events[i] = decodeRow(rows[i]!);
     return events;
+  };
+
+  /** The processor's batch read: rows stay undecoded until a handler needs them. */
+  const readRows: ReadProjectionRows<Tx> = async (tx, projectionName, batchOptions) => {
+    assertOpen();
+    const { limit } = validateProjectionBatchInput(projectionName, batchOptions);
+    assertTransaction(tx);
+    const call = callFor(tx);
+    try {
+      if (dialect.readProjectionBatch !== undefined) {
+        const batch = await dialect.readProjectionBatch(tx, projectionName, limit, call);
+        return { entries: batch.rows, decode: decodeRow };
+      }
+      const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
+      const rows = await dialect.readEvents(
+        tx,
+        storedPosition(projectionName, checkpoint),
+        limit,
+        call,
+      );
+      return { entries: rows, decode: decodeRow };
+    } catch (error) {
+      throw toPupError(error);
+    }
+  };
+
+  /** The position of a checkpoint read back from the database. */
+  const storedPosition = (
+    projectionName: string,
+    checkpoint: Checkpoint | null,
+  ): Position | null => {
+    const position = checkpoint === null ? null : dialect.checkpoints.parse(checkpoint);
+    if (position === undefined) {
+      throw new DatabaseError(
+        database,
+        `the saved checkpoint of ${JSON.stringify(projectionName)} is not a checkpoint of this store: ${JSON.stringify(checkpoint)}`,
+      );
+    }
+    return position;
   };
 
   const markAppended = (tx: unknown, call: DialectCall): void => {
@@ -527,13 +580,7 @@ export function createEventStore<
           return { checkpoint: batch.checkpoint, events: decodeRows(batch.rows) };
         }
         const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
-        const position = checkpoint === null ? null : dialect.checkpoints.parse(checkpoint);
-        if (position === undefined) {
-          throw new DatabaseError(
-            database,
-            `the saved checkpoint of ${JSON.stringify(projectionName)} is not a checkpoint of this store: ${JSON.stringify(checkpoint)}`,
-          );
-        }
+        const position = storedPosition(projectionName, checkpoint);
         const rows = await dialect.readEvents(tx, position, limit, call);
         return { checkpoint, events: decodeRows(rows) };
       } catch (error) {
@@ -594,6 +641,8 @@ export function createEventStore<
       return closing;
     },
   };
+
+  Object.defineProperty(store, readProjectionRows, { value: readRows, enumerable: false });
 
   if (extend === undefined) return store as CompleteEventStore<Tx, Status> & Extras;
   const kit: EventStoreKit = {

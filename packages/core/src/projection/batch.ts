@@ -1,7 +1,63 @@
-import type { EventStore, ProjectionBatch, ReadProjectionBatchOptions } from '../types.js';
+import type { StoredEventRow } from '../adapter/dialect.js';
+import type {
+  EventStore,
+  PersistedEvent,
+  ProjectionBatch,
+  ReadProjectionBatchOptions,
+} from '../types.js';
 
 /**
- * Locks a projection's checkpoint and reads the events after it: through the store's
+ * What every entry of a batch carries before its payload is decoded: enough to decide whether a
+ * projection handles it, and the checkpoint to save.
+ */
+export type BatchEntry = Pick<
+  PersistedEvent,
+  'boundedContext' | 'aggregateType' | 'aggregateId' | 'checkpoint' | 'globalPosition'
+>;
+
+/** A projection batch whose entries are decoded only when a handler needs them. */
+export interface LazyProjectionBatch<E extends BatchEntry = BatchEntry> {
+  readonly entries: readonly E[];
+  /** The event of an entry, payload and metadata decoded. */
+  decode(entry: E): PersistedEvent;
+}
+
+/**
+ * Key of the method stores built by `createEventStore` offer the processor: a projection batch of
+ * undecoded rows, so events a projection skips (scope, partition) cost no decoding.
+ * @internal
+ */
+export const readProjectionRows: unique symbol = Symbol.for('@pup/core.readProjectionRows');
+
+/** The shape of that method. @internal */
+export type ReadProjectionRows<Tx> = (
+  tx: Tx,
+  projectionName: string,
+  options: ReadProjectionBatchOptions,
+) => Promise<LazyProjectionBatch<StoredEventRow>>;
+
+const decoded = (event: PersistedEvent): PersistedEvent => event;
+
+/**
+ * Locks a projection's checkpoint and reads the events after it, for the processor: undecoded
+ * through a store built by the adapter kit, else decoded through {@link readProjectionBatch}.
+ */
+export async function readLazyProjectionBatch<Tx>(
+  store: EventStore<Tx>,
+  tx: Tx,
+  projectionName: string,
+  options: ReadProjectionBatchOptions,
+): Promise<LazyProjectionBatch> {
+  const rows = (store as { [readProjectionRows]?: ReadProjectionRows<Tx> })[readProjectionRows];
+  if (typeof rows === 'function') {
+    return (await rows(tx, projectionName, options)) as LazyProjectionBatch;
+  }
+  const { events } = await readProjectionBatch(store, tx, projectionName, options);
+  return { entries: events, decode: decoded as (entry: BatchEntry) => PersistedEvent };
+}
+
+/**
+ * Locks a projection's checkpoint and reads the events after it, decoded: through the store's
  * `readProjectionBatch` when it has one, else through `getCheckpoint(…, { lock: true })` and
  * `readEvents`.
  */

@@ -7,8 +7,12 @@ import type { Projection, ProjectionProcessorConfig } from './types.js';
 
 /** {@link ProjectionProcessorConfig} with defaults filled in and every value validated. */
 export interface ResolvedProjectionProcessorConfig {
-  /** Events read and handled per transaction. */
+  /** Events read and handled per transaction when caught up, and the first batch's size. */
   readonly batchSize: number;
+  /** Largest batch while catching up. */
+  readonly maxBatchSize: number;
+  /** A batch slower than this (ms) halves the next one. */
+  readonly maxBatchDurationMs: number;
   /** Longest wait for new events once caught up, in milliseconds. */
   readonly pollIntervalMs: number;
   /** This processor's partition. */
@@ -54,6 +58,18 @@ export function resolveProjectionProcessorConfig(
   }
   const c = config ?? {};
   const batchSize = integerIn('batchSize', c.batchSize ?? 100, 1, MAX_READ_LIMIT);
+  const maxBatchSize = integerIn(
+    'maxBatchSize',
+    c.maxBatchSize ?? Math.max(1000, batchSize),
+    batchSize,
+    MAX_READ_LIMIT,
+  );
+  const maxBatchDurationMs = integerIn(
+    'maxBatchDurationMs',
+    c.maxBatchDurationMs ?? 1000,
+    1,
+    MAX_POLL_INTERVAL_MS,
+  );
   const pollIntervalMs = integerIn(
     'pollIntervalMs',
     c.pollIntervalMs ?? 100,
@@ -97,6 +113,8 @@ export function resolveProjectionProcessorConfig(
   );
   return {
     batchSize,
+    maxBatchSize,
+    maxBatchDurationMs,
     pollIntervalMs,
     partitionKey,
     totalPartitions,

@@ -6,7 +6,7 @@ import {
   StoreClosedError,
 } from '../errors.js';
 import type { EventStore, PersistedEvent } from '../types.js';
-import { readProjectionBatch } from './batch.js';
+import { type BatchEntry, readLazyProjectionBatch } from './batch.js';
 import {
   assertProjectionStore,
   projectionCheckpointName,
@@ -39,7 +39,7 @@ const STOPPED = Symbol('stopped');
  */
 const NOTHING_READ = Symbol('nothing read');
 
-type EventFilter = (event: PersistedEvent) => boolean;
+type EventFilter = (event: BatchEntry) => boolean;
 
 /**
  * Runs projections against a store: reads the log in batches after the projection's checkpoint
@@ -157,6 +157,8 @@ class ProjectionRun<Tx> {
   /** The failure raised by the last batch, to tell it from errors of the store. */
   private failure: ProjectionError | undefined;
   private batchHandled = 0;
+  /** The size of the next batch (see {@link adapt}). */
+  private limit: number;
 
   constructor(
     private readonly store: EventStore<Tx>,
@@ -169,6 +171,7 @@ class ProjectionRun<Tx> {
       config.partitionKey,
       config.totalPartitions,
     );
+    this.limit = config.batchSize;
     this.filter = buildFilter(resolved, config);
     this.fields = {
       projection: resolved.name,
@@ -180,15 +183,22 @@ class ProjectionRun<Tx> {
 
   async run(): Promise<void> {
     const { store, signal, config, fields } = this;
-    const { batchSize, pollIntervalMs, logger } = config;
+    const { batchSize, maxBatchSize, maxBatchDurationMs, pollIntervalMs, logger } = config;
     const batch = (tx: Tx): Promise<number> => this.batch(tx);
     let idleUntil = 0;
     let events = 0;
     let retries = 0;
-    logger?.info('projection started', { ...fields, batchSize, pollIntervalMs });
+    logger?.info('projection started', {
+      ...fields,
+      batchSize,
+      maxBatchSize,
+      maxBatchDurationMs,
+      pollIntervalMs,
+    });
     try {
       while (!signal.aborted) {
-        const started = logger === undefined ? 0 : performance.now();
+        const size = this.limit;
+        const started = performance.now();
         let read: number;
         try {
           read = await store.transaction(batch);
@@ -215,15 +225,18 @@ class ProjectionRun<Tx> {
         }
         retries = 0;
         events += read;
+        const durationMs = performance.now() - started;
         if (read > 0 && logger !== undefined) {
           logger.debug('projection batch committed', {
             ...fields,
             events: read,
             handled: this.batchHandled,
-            durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+            batchSize: size,
+            durationMs: Math.round(durationMs * 1000) / 1000,
           });
         }
-        if (read === batchSize) continue;
+        this.adapt(read, size, durationMs);
+        if (read === size) continue;
         // Caught up. After a wake-up that brought nothing, only the rest of the interval is
         // waited, so a spurious wake-up never shortens the polling period.
         const now = Date.now();
@@ -239,23 +252,59 @@ class ProjectionRun<Tx> {
     logger?.info('projection stopped', { ...fields, events });
   }
 
+  /**
+   * Adaptive batches: a full batch that took less than half of `maxBatchDurationMs` lets the next
+   * one double, up to `maxBatchSize`; a batch slower than `maxBatchDurationMs` halves the next
+   * one; once caught up (a batch not full) batches return to `batchSize`.
+   */
+  private adapt(read: number, size: number, durationMs: number): void {
+    const { batchSize, maxBatchSize, maxBatchDurationMs, logger } = this.config;
+    let next = size;
+    if (read < size) next = batchSize;
+    else if (durationMs > maxBatchDurationMs) next = Math.max(batchSize, Math.floor(size / 2));
+    else if (durationMs * 2 < maxBatchDurationMs) next = Math.min(maxBatchSize, size * 2);
+    if (next !== size && logger !== undefined) {
+      logger.debug('projection batch size adapted', {
+        ...this.fields,
+        from: size,
+        to: next,
+        read,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+      });
+    }
+    this.limit = next;
+  }
+
   /** One batch inside its transaction; returns how many events were read and passed. */
   private async batch(tx: Tx): Promise<number> {
     const { store, checkpointName, signal, filter } = this;
     const projection = this.resolved.projection;
     this.failure = undefined;
     this.batchHandled = 0;
-    const { events } = await readProjectionBatch(store, tx, checkpointName, {
-      limit: this.config.batchSize,
+    const batch = await readLazyProjectionBatch(store, tx, checkpointName, {
+      limit: this.limit,
     });
-    const count = events.length;
+    const entries = batch.entries;
+    const count = entries.length;
     if (count === 0) throw NOTHING_READ;
     const context: ProjectionContext<Tx> = { tx, signal };
     let handled = 0;
     for (let i = 0; i < count; i++) {
       if (signal.aborted) throw STOPPED;
-      const event = events[i]!;
-      if (filter !== null && !filter(event)) continue;
+      const entry = entries[i]!;
+      // Events out of scope or partition are never decoded.
+      if (filter !== null && !filter(entry)) continue;
+      let event: PersistedEvent;
+      try {
+        event = batch.decode(entry);
+      } catch (cause) {
+        this.failure = new ProjectionError(
+          this.resolved.name,
+          `the event at global position ${entry.globalPosition} cannot be decoded: ${describe(cause)}`,
+          { cause, globalPosition: entry.globalPosition, checkpoint: entry.checkpoint },
+        );
+        throw this.failure;
+      }
       try {
         const result = projection.handle(event, context);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
@@ -275,7 +324,7 @@ class ProjectionRun<Tx> {
     // Aborted during the last handler: it may have stopped half-way.
     if (signal.aborted) throw STOPPED;
     this.batchHandled = handled;
-    await store.saveCheckpoint(tx, checkpointName, events[count - 1]!.checkpoint);
+    await store.saveCheckpoint(tx, checkpointName, entries[count - 1]!.checkpoint);
     return count;
   }
 

@@ -24,8 +24,24 @@ export interface Projection<Tx = unknown> {
 
 /** Configuration of a {@link ProjectionProcessor}. */
 export interface ProjectionProcessorConfig {
-  /** Events read and handled per transaction. @default 100 */
+  /**
+   * Events read and handled per transaction while the projection is caught up, and the first
+   * batch's size. @default 100
+   */
   batchSize?: number;
+  /**
+   * Largest batch while catching up. A full batch that took less than half of
+   * `maxBatchDurationMs` lets the next batch double, up to this size; once caught up, batches
+   * return to `batchSize`. Each batch is still one transaction with its checkpoint, so
+   * exactly-once is unchanged. Set it to `batchSize` to keep batches fixed.
+   * @default max(1000, batchSize)
+   */
+  maxBatchSize?: number;
+  /**
+   * Bound on a batch's duration (read, handlers, commit) in milliseconds: a slower batch halves
+   * the next one, so slow handlers keep transactions short. @default 1000
+   */
+  maxBatchDurationMs?: number;
   /** How long to wait for new events once caught up, in milliseconds. @default 100 */
   pollIntervalMs?: number;
   /** This worker's partition, from 0 to `totalPartitions - 1`. @default 0 */
