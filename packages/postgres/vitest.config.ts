@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@pup\/core\/conformance$/, replacement: core('conformance/index.ts') },
+      { find: /^@pup\/core\/adapter$/, replacement: core('adapter/index.ts') },
       { find: /^@pup\/core$/, replacement: core('index.ts') },
     ],
   },

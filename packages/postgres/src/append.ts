@@ -1,17 +1,9 @@
-import {
-  type AppendResult,
-  buildAppendResult,
-  type ExpectedVersion,
-  type NewEvent,
-  OptimisticConcurrencyError,
-  type PreparedAppend,
-  prepareAppend,
-  type Serializer,
-} from '@pup/core';
+import type { ExpectedVersion } from '@pup/core';
+import type { AppendOutcome, PreparedAppend } from '@pup/core/adapter';
 import { byteaArrayLiteral, numberArrayLiteral, textArrayLiteral } from './array-literal.js';
 import { encodeCheckpoint } from './checkpoint-token.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
-import { mapAppendError } from './errors.js';
+import { appendFailure } from './errors.js';
 import type { PostgresTables } from './schema.js';
 
 /** How often an append whose expectation became true while it ran is retried. */
@@ -131,9 +123,9 @@ function toBuffer(bytes: Uint8Array): Buffer {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function appendParams(append: PreparedAppend): unknown[] {
-  const { stream, events } = append;
-  const [lowest, highest] = versionRange(append.expected);
+function appendParams(prepared: PreparedAppend): unknown[] {
+  const { stream, events } = prepared;
+  const [lowest, highest] = versionRange(prepared.expected);
   const n = events.length;
   if (n === 1) {
     const event = events[0]!;
@@ -196,32 +188,32 @@ function appendParams(append: PreparedAppend): unknown[] {
 }
 
 /**
- * Validates, encodes and appends events to one stream in one statement; `notify` sends the
- * wake-up notification from that statement.
+ * Writes a prepared append to one stream in one statement; `notify` sends the wake-up
+ * notification from that statement. A failed version check or a duplicate event id comes back as
+ * the outcome, with nothing of the append written.
  * @internal
  */
-export async function appendEvents<Tx>(
+export async function append<Tx>(
   driver: PostgresDriver<Tx>,
   tables: PostgresTables,
   statements: AppendStatements,
-  serializer: Serializer,
   tx: Tx,
-  expected: ExpectedVersion,
-  events: readonly NewEvent[],
+  prepared: PreparedAppend,
   notify: boolean,
-): Promise<AppendResult> {
-  const append = prepareAppend(expected, events, serializer);
-  const params = appendParams(append);
-  const shape = append.events.length === 1 ? 'single' : 'many';
+): Promise<AppendOutcome> {
+  const params = appendParams(prepared);
+  const shape = prepared.events.length === 1 ? 'single' : 'many';
   const path: HeadPath = params[3] !== 0 ? 'update' : params[4] === 0 ? 'create' : 'upsert';
   const appendStatement = statements.statements[`${shape}/${path}/${notify ? 'notify' : 'silent'}`];
-  const { stream } = append;
+  const { stream, expected } = prepared;
   for (let attempt = 1; ; attempt++) {
     let rows: unknown[][];
     try {
       rows = await driver.query(tx, appendStatement, params);
     } catch (error) {
-      throw mapAppendError(error, driver, tables, stream, append.expected);
+      const failure = appendFailure(error, driver, tables);
+      if (failure === undefined) throw error;
+      return failure;
     }
     if (rows.length > 0) {
       const fromVersion = Number(rows[0]![0]);
@@ -234,7 +226,7 @@ export async function appendEvents<Tx>(
         globalPositions[index] = Number(position);
         checkpoints[index] = encodeCheckpoint(transactionId, position);
       }
-      return buildAppendResult(append, fromVersion, globalPositions, checkpoints);
+      return { status: 'appended', fromVersion, globalPositions, checkpoints };
     }
     // The check failed. The head row (when it exists) is committed or locked by us by now, so
     // this reads the version that made it fail, unless a concurrent append changed it in between
@@ -244,9 +236,9 @@ export async function appendEvents<Tx>(
       stream.aggregateType,
       stream.aggregateId,
     ]);
-    const actual = current.length === 0 ? 0 : Number(current[0]![0]);
-    if (!append.expected.matches(actual) || attempt >= MAX_ATTEMPTS) {
-      throw new OptimisticConcurrencyError(stream, append.expected, actual);
+    const actualVersion = current.length === 0 ? 0 : Number(current[0]![0]);
+    if (!expected.matches(actualVersion) || attempt >= MAX_ATTEMPTS) {
+      return { status: 'versionConflict', actualVersion };
     }
   }
 }

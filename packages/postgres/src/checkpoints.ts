@@ -1,10 +1,4 @@
-import {
-  type Checkpoint,
-  type GetCheckpointOptions,
-  validateCheckpoint,
-  validateProjectionName,
-} from '@pup/core';
-import { parseCheckpoint } from './checkpoint-token.js';
+import type { Checkpoint } from '@pup/core';
 import { type PipelinedQuery, type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
@@ -45,21 +39,23 @@ ON CONFLICT (projection_name) DO UPDATE SET checkpoint = excluded.checkpoint, up
   };
 }
 
-/** The saved checkpoint of a projection, or `null`. @internal */
+/**
+ * The saved checkpoint of a projection, or `null`. With `lock`, the projection's lock is taken
+ * first and held until the transaction ends (one round trip with postgres.js, which pipelines).
+ * @internal
+ */
 export async function getCheckpoint<Tx>(
   driver: PostgresDriver<Tx>,
   statements: CheckpointStatements,
   tx: Tx,
   projectionName: string,
-  options?: GetCheckpointOptions,
+  lock: boolean,
 ): Promise<Checkpoint | null> {
-  const name = validateProjectionName(projectionName);
-  const get: PipelinedQuery = [statements.get, [name]];
-  const rows =
-    options?.lock === true
-      ? (await driver.pipeline(tx, [lockQuery(statements, name), get]))[1]!
-      : await driver.query(tx, get[0], get[1]);
-  return rows.length === 0 ? null : (rows[0]![0] as string);
+  const get: PipelinedQuery = [statements.get, [projectionName]];
+  const rows = lock
+    ? (await driver.pipeline(tx, [lockQuery(statements, projectionName), get]))[1]!
+    : await driver.query(tx, get[0], get[1]);
+  return rows.length === 0 ? null : (rows[0]![0] as Checkpoint);
 }
 
 /**
@@ -79,7 +75,5 @@ export async function saveCheckpoint<Tx>(
   projectionName: string,
   checkpoint: Checkpoint,
 ): Promise<void> {
-  const name = validateProjectionName(projectionName);
-  parseCheckpoint(validateCheckpoint(checkpoint));
-  await driver.query(tx, statements.save, [name, checkpoint]);
+  await driver.query(tx, statements.save, [projectionName, checkpoint]);
 }

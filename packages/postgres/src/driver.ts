@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
+
+/** The database's name in errors and logs. @internal */
+export const DATABASE = 'PostgreSQL';
 
 /**
  * A SQL statement with fixed text. Drivers prepare it once per connection under `name` (pg) or
@@ -19,22 +23,6 @@ export function statement(text: string): Statement {
 /** A statement and its parameters, for {@link PostgresDriver.pipeline}. @internal */
 export type PipelinedQuery = readonly [statement: Statement, params: readonly unknown[]];
 
-/** What a driver calls while it listens for notifications. @internal */
-export interface ListenHandlers {
-  /** A notification arrived on the channel. */
-  onNotify(): void;
-  /** Notifications may have been lost (the connection dropped and was re-established). */
-  onMissed(): void;
-  /** The listening connection is gone for good; the caller opens a new listener when needed. */
-  onClosed(error: unknown): void;
-}
-
-/** A running LISTEN on a dedicated connection. @internal */
-export interface Listener {
-  /** Stops listening and gives the connection back. */
-  close(): Promise<void>;
-}
-
 /** The parts of a database error pup maps to its own errors. @internal */
 export interface DatabaseErrorInfo {
   /** SQLSTATE, such as `23505`. */
@@ -46,12 +34,14 @@ export interface DatabaseErrorInfo {
 }
 
 /**
- * The few calls the store needs from a driver; everything else (SQL, validation, decoding) is
- * shared by both drivers. Rows come back as arrays in select-list order, so a driver's column
- * name transforms cannot change what the store reads.
+ * The few calls the dialect needs from a driver; everything else (SQL, append, reads,
+ * checkpoints, status) is shared by both drivers. Rows come back as arrays in select-list order,
+ * so a driver's column name transforms cannot change what the store reads.
  * @internal
  */
 export interface PostgresDriver<Tx> {
+  /** Whether `tx` looks like a handle of this driver (a cheap shape check). */
+  isTransaction(tx: unknown): boolean;
   /** Runs a prepared statement inside the caller's transaction. */
   query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]>;
   /**
@@ -68,17 +58,25 @@ export interface PostgresDriver<Tx> {
    * Runs `fn` in a transaction on a connection of the pool. When `notifyOnCommit` (asked once,
    * after `fn` resolved) names a channel, a driver that can (see {@link notifiesWithCommit})
    * notifies it right after the COMMIT, in the same round trip.
+   * @throws {DatabaseError} when PostgreSQL rolled the transaction back at COMMIT (a statement
+   * had failed and its error was caught).
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>, notifyOnCommit?: () => string | undefined): Promise<T>;
   /** Whether `transaction` honours `notifyOnCommit`. */
   readonly notifiesWithCommit: boolean;
+  /**
+   * Runs `fn` inside a savepoint of the open transaction `tx`, on its connection: released when
+   * `fn` resolves; rolled back to when it rejects, rethrowing the very error. Statements the
+   * store runs with `tx` meanwhile belong to the savepoint.
+   */
+  savepoint<T>(tx: Tx, name: string, fn: () => Promise<T>): Promise<T>;
   /** Starts listening on `channel` on a dedicated connection. */
-  listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
+  listen(channel: string, handlers: CommitListenerHandlers): Promise<CommitListener>;
   /** Reads SQLSTATE, constraint and detail from a driver error; `undefined` for other errors. */
   describeError(error: unknown): DatabaseErrorInfo | undefined;
 }
 
-/** Quotes a validated identifier such as a channel name (no double quotes can occur in it). @internal */
+/** Quotes a checked identifier such as a channel name (no double quotes can occur in it). @internal */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

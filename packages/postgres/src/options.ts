@@ -1,9 +1,5 @@
-import {
-  type EventStoreOptions,
-  InvalidConfigError,
-  type ResolvedEventStoreOptions,
-  resolveEventStoreOptions,
-} from '@pup/core';
+import { type EventStoreOptions, InvalidConfigError } from '@pup/core';
+import { type ResolvedEventStoreOptions, resolveEventStoreOptions } from '@pup/core/adapter';
 import { type PostgresTables, postgresTables } from './schema.js';
 
 /** Options of `createPgEventStore` and `createPostgresJsEventStore`. */
@@ -35,7 +31,7 @@ export interface PostgresEventStoreOptions extends EventStoreOptions {
   asyncProjectionCommit?: boolean;
 }
 
-/** {@link PostgresEventStoreOptions} validated, with defaults. @internal */
+/** {@link PostgresEventStoreOptions} checked, with defaults. @internal */
 export interface ResolvedPostgresOptions extends ResolvedEventStoreOptions {
   sql: PostgresTables;
   notify: boolean;

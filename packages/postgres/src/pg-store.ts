@@ -1,13 +1,13 @@
-import { InvalidConfigError } from '@pup/core';
-import type {
-  DatabaseErrorInfo,
-  Listener,
-  ListenHandlers,
-  PipelinedQuery,
-  PostgresDriver,
-  Statement,
+import { DatabaseError, InvalidConfigError } from '@pup/core';
+import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
+import {
+  DATABASE,
+  type DatabaseErrorInfo,
+  type PipelinedQuery,
+  type PostgresDriver,
+  quoteIdentifier,
+  type Statement,
 } from './driver.js';
-import { quoteIdentifier } from './driver.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -82,10 +82,21 @@ function arrayQuery(statement: Statement, params: readonly unknown[]): PgQueryCo
   };
 }
 
+/** SQLSTATE of a statement sent to a transaction that a failed statement has aborted. */
+const IN_FAILED_TRANSACTION = '25P02';
+
 class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
   readonly notifiesWithCommit = true;
 
   constructor(private readonly pool: PgPool<Client>) {}
+
+  isTransaction(client: unknown): boolean {
+    return (
+      typeof client === 'object' &&
+      client !== null &&
+      typeof (client as { query?: unknown }).query === 'function'
+    );
+  }
 
   async query(
     client: Client,
@@ -152,8 +163,9 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       }
       if (commit.command === 'ROLLBACK') {
         // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK instead of an error.
-        throw new Error(
-          'The transaction was rolled back: one of its statements failed and the error was caught',
+        throw new DatabaseError(
+          DATABASE,
+          'COMMIT was answered with ROLLBACK: a statement of the transaction failed and its error was caught, so nothing of the transaction was committed',
         );
       }
       return result;
@@ -162,11 +174,40 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
     }
   }
 
-  async listen(channel: string, handlers: ListenHandlers): Promise<Listener> {
+  async savepoint<T>(client: Client, name: string, fn: () => Promise<T>): Promise<T> {
+    const savepoint = quoteIdentifier(name);
+    // Simple protocol: the rollback and the release share one round trip.
+    const rollback = `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`;
+    await client.query(`SAVEPOINT ${savepoint}`);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      // When even this fails the transaction is lost, and its COMMIT will say so.
+      await client.query(rollback).catch(() => undefined);
+      throw error;
+    }
+    try {
+      await client.query(`RELEASE SAVEPOINT ${savepoint}`);
+    } catch (error) {
+      if (this.describeError(error)?.code !== IN_FAILED_TRANSACTION) throw error;
+      // A statement inside failed and its error was caught: the savepoint's work is lost, but
+      // the enclosing transaction can go on once it is rolled back to the savepoint.
+      await client.query(rollback);
+      throw new DatabaseError(
+        DATABASE,
+        'the nested transaction was rolled back: one of its statements failed and its error was caught',
+        { cause: error },
+      );
+    }
+    return result;
+  }
+
+  async listen(channel: string, handlers: CommitListenerHandlers): Promise<CommitListener> {
     const client = await this.pool.connect();
     let open = true;
     const onNotification = (message: { channel: string }): void => {
-      if (message.channel === channel) handlers.onNotify();
+      if (message.channel === channel) handlers.onCommit();
     };
     const detach = (): void => {
       client.removeListener('notification', onNotification);
@@ -270,7 +311,9 @@ export function createPgEventStore<Pool extends PgPool<any>>(
   if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {
     throw new InvalidConfigError('pool', 'must be a pg Pool');
   }
-  return createPostgresEventStore(new PgDriver(pool as PgPool), resolved) as PostgresEventStore<
-    PgClientOf<Pool>
-  >;
+  return createPostgresEventStore(
+    new PgDriver(pool as PgPool),
+    pool,
+    resolved,
+  ) as PostgresEventStore<PgClientOf<Pool>>;
 }

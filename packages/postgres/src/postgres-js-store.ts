@@ -1,12 +1,6 @@
 import { InvalidConfigError } from '@pup/core';
-import type {
-  DatabaseErrorInfo,
-  Listener,
-  ListenHandlers,
-  PipelinedQuery,
-  PostgresDriver,
-  Statement,
-} from './driver.js';
+import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
+import type { DatabaseErrorInfo, PipelinedQuery, PostgresDriver, Statement } from './driver.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -47,15 +41,44 @@ export type PostgresJsTxOf<Sql> = Sql extends {
   ? Tx
   : PostgresJsTransactionSql;
 
+/** What postgres.js' `TransactionSql` adds for savepoints (not part of the public shape). */
+interface SavepointSql extends PostgresJsTransactionSql {
+  savepoint<T>(fn: (sql: SavepointSql) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The savepoints open on a transaction handle, innermost last, shared by every store of the
+ * process: statements the stores run with the handle go to the innermost one's handle.
+ */
+const openSavepoints = new WeakMap<object, SavepointSql[]>();
+/** How many savepoints are open in the process, so the common case skips the lookup. */
+let openSavepointCount = 0;
+
+/** The handle statements given `tx` must run on: the innermost open savepoint's, or `tx`. */
+function current<Tx extends PostgresJsTransactionSql>(tx: Tx): PostgresJsTransactionSql {
+  if (openSavepointCount === 0) return tx;
+  const open = openSavepoints.get(tx);
+  return open === undefined ? tx : open[open.length - 1]!;
+}
+
 class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresDriver<Tx> {
   /** `sql.begin` sends its own COMMIT: notifications follow it from the pool. */
   readonly notifiesWithCommit = false;
 
   constructor(private readonly sql: PostgresJsSql) {}
 
+  isTransaction(tx: unknown): boolean {
+    return (
+      (typeof tx === 'function' || (typeof tx === 'object' && tx !== null)) &&
+      typeof (tx as { unsafe?: unknown }).unsafe === 'function'
+    );
+  }
+
   query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {
     return Promise.resolve(
-      tx.unsafe(statement.text, params as unknown[], { prepare: true }).values(),
+      current(tx)
+        .unsafe(statement.text, params as unknown[], { prepare: true })
+        .values(),
     );
   }
 
@@ -71,7 +94,7 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
   }
 
   async script(tx: Tx, sql: string): Promise<void> {
-    await tx.unsafe(sql);
+    await current(tx).unsafe(sql);
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -82,7 +105,34 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
     return box.value;
   }
 
-  async listen(channel: string, handlers: ListenHandlers): Promise<Listener> {
+  /**
+   * postgres.js' own savepoint: it fails a transaction in which any statement failed, unless the
+   * statement ran on the handle of a savepoint that was rolled back. So while the savepoint is
+   * open, the store's statements given the outer handle run on the savepoint's handle.
+   */
+  async savepoint<T>(tx: Tx, _name: string, fn: () => Promise<T>): Promise<T> {
+    const parent = current(tx) as SavepointSql;
+    // The result is boxed so postgres.js never treats a returned array specially.
+    const box = await parent.savepoint(async (inner) => {
+      let open = openSavepoints.get(tx);
+      if (open === undefined) {
+        open = [];
+        openSavepoints.set(tx, open);
+      }
+      open.push(inner);
+      openSavepointCount++;
+      try {
+        return { value: await fn() };
+      } finally {
+        openSavepointCount--;
+        open.pop();
+        if (open.length === 0) openSavepoints.delete(tx);
+      }
+    });
+    return box.value;
+  }
+
+  async listen(channel: string, handlers: CommitListenerHandlers): Promise<CommitListener> {
     let open = true;
     let established = false;
     // postgres.js keeps its own LISTEN connection and re-listens after a drop; each re-listen
@@ -90,7 +140,7 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
     const meta = await this.sql.listen(
       channel,
       () => {
-        if (open) handlers.onNotify();
+        if (open) handlers.onCommit();
       },
       () => {
         if (open && established) handlers.onMissed();
@@ -155,6 +205,7 @@ export function createPostgresJsEventStore<Sql extends PostgresJsSql>(
   }
   return createPostgresEventStore(
     new PostgresJsDriver<PostgresJsTxOf<Sql> & PostgresJsTransactionSql>(sql),
+    sql,
     resolved,
   ) as PostgresEventStore<PostgresJsTxOf<Sql>>;
 }

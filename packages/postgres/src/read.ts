@@ -1,20 +1,6 @@
-import {
-  buildStream,
-  decodeEvent,
-  type PersistedEvent,
-  type ProjectionBatch,
-  type ReadEventsOptions,
-  type ReadProjectionBatchOptions,
-  type Serializer,
-  type Stream,
-  type StreamRef,
-  type VersionRange,
-  validateProjectionBatchInput,
-  validateReadEventsOptions,
-  validateStreamRef,
-  validateVersionRange,
-} from '@pup/core';
-import { encodeCheckpoint, parseCheckpoint } from './checkpoint-token.js';
+import type { Checkpoint, StreamRef } from '@pup/core';
+import type { DialectProjectionBatch, StoredEventRow } from '@pup/core/adapter';
+import { encodeCheckpoint, LOG_START, type LogPosition } from './checkpoint-token.js';
 import { type CheckpointStatements, lockQuery } from './checkpoints.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
@@ -23,7 +9,7 @@ const MAX_VERSION = '9223372036854775807';
 
 /**
  * The event columns every read selects (from the table aliased `e`), in the order
- * {@link decodeRow} expects. Casts get their own names: an output column named like a table
+ * {@link storedEventRow} expects. Casts get their own names: an output column named like a table
  * column would win in ORDER BY, and `transaction_id::text` would then sort as text.
  */
 const EVENT_COLUMNS = `e.global_position, e.transaction_id::text AS transaction_id_text,
@@ -97,49 +83,46 @@ function toBytes(value: unknown): Uint8Array {
 }
 
 /**
- * Decodes one row selected with {@link EVENT_COLUMNS}, starting at column `at` of the row.
+ * The stored row of one event selected with {@link EVENT_COLUMNS}, starting at column `at` of the
+ * driver's row; core decodes it.
  * @internal
  */
-export function decodeRow(row: unknown[], serializer: Serializer, at = 0): PersistedEvent {
-  return decodeEvent(
-    {
-      globalPosition: Number(row[at]),
-      checkpoint: encodeCheckpoint(row[at + 1] as string, row[at] as string),
-      boundedContext: row[at + 2] as string,
-      aggregateType: row[at + 3] as string,
-      aggregateId: row[at + 4] as string,
-      aggregateVersion: Number(row[at + 5]),
-      eventId: row[at + 6] as string,
-      eventType: row[at + 7] as string,
-      eventVersion: Number(row[at + 8]),
-      payload: toBytes(row[at + 9]),
-      metadata: row[at + 10] as string | null,
-      traceId: row[at + 11] as string | null,
-      correlationId: row[at + 12] as string | null,
-      causationId: row[at + 13] as string | null,
-      createdAt: toDate(row[at + 14]),
-    },
-    serializer,
-  );
+export function storedEventRow(row: unknown[], at = 0): StoredEventRow {
+  return {
+    globalPosition: Number(row[at]),
+    checkpoint: encodeCheckpoint(row[at + 1] as string, row[at] as string),
+    boundedContext: row[at + 2] as string,
+    aggregateType: row[at + 3] as string,
+    aggregateId: row[at + 4] as string,
+    aggregateVersion: Number(row[at + 5]),
+    eventId: row[at + 6] as string,
+    eventType: row[at + 7] as string,
+    eventVersion: Number(row[at + 8]),
+    payload: toBytes(row[at + 9]),
+    metadata: row[at + 10] as string | null,
+    traceId: row[at + 11] as string | null,
+    correlationId: row[at + 12] as string | null,
+    causationId: row[at + 13] as string | null,
+    createdAt: toDate(row[at + 14]),
+  };
 }
 
-/** Reads up to `limit` readable events after a checkpoint, in log order. @internal */
+/** Up to `limit` readable events after `after` (`null`: the start), in log order. @internal */
 export async function readEvents<Tx>(
   driver: PostgresDriver<Tx>,
   statements: ReadStatements,
-  serializer: Serializer,
   tx: Tx,
-  options: ReadEventsOptions,
-): Promise<PersistedEvent[]> {
-  const { after, limit } = validateReadEventsOptions(options);
-  const from = parseCheckpoint(after);
+  after: LogPosition | null,
+  limit: number,
+): Promise<StoredEventRow[]> {
+  const from = after ?? LOG_START;
   const rows = await driver.query(tx, statements.readEvents, [
     from.transactionId,
     from.globalPosition,
     limit,
   ]);
-  const events = new Array<PersistedEvent>(rows.length);
-  for (let i = 0; i < rows.length; i++) events[i] = decodeRow(rows[i]!, serializer);
+  const events = new Array<StoredEventRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!);
   return events;
 }
 
@@ -153,44 +136,39 @@ export async function readProjectionBatch<Tx>(
   driver: PostgresDriver<Tx>,
   statements: ReadStatements,
   checkpoints: CheckpointStatements,
-  serializer: Serializer,
   tx: Tx,
   projectionName: string,
-  options: ReadProjectionBatchOptions,
-): Promise<ProjectionBatch> {
-  const { limit } = validateProjectionBatchInput(projectionName, options);
+  limit: number,
+): Promise<DialectProjectionBatch> {
   const [, rows] = (await driver.pipeline(tx, [
     lockQuery(checkpoints, projectionName),
     [statements.readProjectionBatch, [projectionName, limit]],
   ])) as [unknown[][], unknown[][]];
-  const checkpoint = (rows[0]![0] as string | null) ?? null;
+  const checkpoint = (rows[0]![0] as Checkpoint | null) ?? null;
   // A checkpoint without events: one row whose event columns are NULL.
-  if (rows[0]![1] === null) return { checkpoint, events: [] };
-  const events = new Array<PersistedEvent>(rows.length);
-  for (let i = 0; i < rows.length; i++) events[i] = decodeRow(rows[i]!, serializer, 1);
-  return { checkpoint, events };
+  if (rows[0]![1] === null) return { checkpoint, rows: [] };
+  const events = new Array<StoredEventRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!, 1);
+  return { checkpoint, rows: events };
 }
 
-/** Reads one stream, whole or a version range of it. @internal */
-export async function readAggregateStream<Tx>(
+/** The events of one stream with versions from `fromVersion` to `toVersion` (`null`: the end). @internal */
+export async function readStream<Tx>(
   driver: PostgresDriver<Tx>,
   statements: ReadStatements,
-  serializer: Serializer,
   tx: Tx,
   stream: StreamRef,
-  range?: VersionRange,
-): Promise<Stream> {
-  const ref = validateStreamRef(stream);
-  const { fromVersion, toVersion } = validateVersionRange(range);
+  fromVersion: number,
+  toVersion: number | null,
+): Promise<StoredEventRow[]> {
   const rows = await driver.query(tx, statements.readStream, [
-    ref.boundedContext,
-    ref.aggregateType,
-    ref.aggregateId,
+    stream.boundedContext,
+    stream.aggregateType,
+    stream.aggregateId,
     fromVersion,
     toVersion ?? MAX_VERSION,
   ]);
-  return buildStream(
-    ref,
-    rows.map((row) => decodeRow(row, serializer)),
-  );
+  const events = new Array<StoredEventRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!);
+  return events;
 }

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
-import { parseQualifiedName, resolveTableNames, type TableNames } from '@pup/core';
+import type { TableNames } from '@pup/core';
+import { parseQualifiedName, resolveTableNames } from '@pup/core/adapter';
+import { type PostgresDriver, statement } from './driver.js';
 
 const MAX_IDENTIFIER_LENGTH = 63;
+/** Key of the advisory lock that serializes concurrent `migrate()` calls ("pup_migr" in ASCII). */
+const MIGRATE_LOCK = statement('SELECT pg_advisory_xact_lock(8103657445598488946)');
 const CHANNEL_PREFIX = 'pup_events:';
 
 /** Quoted names of the store's tables, constraints and notification channel. @internal */
 export interface PostgresTables {
-  /** The names as configured (validated). */
+  /** The names as configured (checked). */
   names: TableNames;
   /** Quoted, optionally schema-qualified `events` table. */
   events: string;
@@ -131,4 +135,16 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   CONSTRAINT ${quote(derivedName(checkpoints, 'pkey'))} PRIMARY KEY (projection_name)
 );
 `;
+}
+
+/**
+ * Applies {@link postgresSchemaSql} in a transaction of its own. Concurrent calls (several
+ * processes starting at once) take turns on a transaction-scoped advisory lock.
+ * @internal
+ */
+export async function migrate<Tx>(driver: PostgresDriver<Tx>, schemaSql: string): Promise<void> {
+  await driver.transaction(async (tx) => {
+    await driver.query(tx, MIGRATE_LOCK, []);
+    await driver.script(tx, schemaSql);
+  });
 }

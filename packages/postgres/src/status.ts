@@ -1,5 +1,5 @@
-import type { Checkpoint, Logger, LogStatus } from '@pup/core';
-import { encodeCheckpoint, parseCheckpoint } from './checkpoint-token.js';
+import type { Logger, LogStatus } from '@pup/core';
+import { encodeCheckpoint, LOG_START, type LogPosition } from './checkpoint-token.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
@@ -89,14 +89,18 @@ function decodeRunning(row: unknown[], offset: number): RunningTransaction | nul
   };
 }
 
-/** Where the readable log ends, how many events lie after `after`, and what holds it back. @internal */
+/**
+ * Where the committed log ends, how many committed events lie after `after` (`null`: the start),
+ * and the running transaction that holds readers back.
+ * @internal
+ */
 export async function getLogStatus<Tx>(
   driver: PostgresDriver<Tx>,
   statements: StatusStatements,
   tx: Tx,
-  options?: { after?: Checkpoint | null },
+  after: LogPosition | null,
 ): Promise<PostgresLogStatus> {
-  const from = parseCheckpoint(options?.after ?? null);
+  const from = after ?? LOG_START;
   const row = (
     await driver.query(tx, statements.logStatus, [from.transactionId, from.globalPosition])
   )[0]!;

@@ -1,4 +1,4 @@
-import { ExpectedVersion, type NewEvent } from '@pup/core';
+import { ExpectedVersion, type NewEvent, StoreClosedError } from '@pup/core';
 import { describe, expect, it } from 'vitest';
 import { admin, bothDrivers, sleep } from './support.js';
 
@@ -161,16 +161,30 @@ describe.each(bothDrivers())('LISTEN/NOTIFY wake-ups ($name)', (driver) => {
     await store.close();
     await waiting;
     expect(performance.now() - started).toBeLessThan(1_000);
-    // Waiting on a closed store returns at once.
-    await store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 60_000 });
+    // Waiting on a closed store rejects at once, as every other method does.
+    const closedWait = store
+      .waitForEvents({ signal: new AbortController().signal, timeoutMs: 60_000 })
+      .catch((error: unknown) => error);
+    const rejected = await Promise.race([closedWait, sleep(1_000).then(() => 'still waiting')]);
+    expect(rejected).toBeInstanceOf(StoreClosedError);
+    await expect(
+      store.transaction((tx) =>
+        store.append(tx, ExpectedVersion.noStream(), [event('after-close')]),
+      ),
+    ).rejects.toBeInstanceOf(StoreClosedError);
     if (driver.name === 'pg') {
       await until(async () => (await listeners(channel)).length === 0, 'the LISTEN is released');
     }
-    // The pool is still the caller's and still works.
-    const result = await store.transaction((tx) =>
-      store.append(tx, ExpectedVersion.noStream(), [event('after-close')]),
-    );
-    expect(result.toVersion).toBe(1);
-    await subject.cleanup();
+    // The pool is still the caller's and still works, for a new store too.
+    const again = await driver.createStore({ tables: store.tables });
+    try {
+      const result = await again.store.transaction((tx) =>
+        again.store.append(tx, ExpectedVersion.noStream(), [event('after-close')]),
+      );
+      expect(result.toVersion).toBe(1);
+    } finally {
+      await again.cleanup();
+      await subject.cleanup();
+    }
   });
 });

@@ -64,11 +64,14 @@ export function quotedTables(store: PostgresEventStore<any>): TableNames {
 /** A store of one driver in a schema of its own, with raw SQL access for the tests. */
 export interface TestStore<Tx> extends ConformanceStore<Tx> {
   store: PostgresEventStore<Tx>;
+  inspect: NonNullable<ConformanceStore<Tx>['inspect']>;
   schema: string;
   /** Runs raw SQL on the admin pool (an independent path). */
   admin(text: string, params?: unknown[]): Promise<any[]>;
   /** Runs raw SQL inside the store's transaction handle. */
   run(tx: Tx, text: string, params?: unknown[]): Promise<any[]>;
+  /** Another store on the same pool (not migrated; closed by `cleanup`). */
+  sibling(options?: PostgresEventStoreOptions): PostgresEventStore<Tx>;
   cleanup(): Promise<void>;
 }
 
@@ -76,6 +79,11 @@ export interface TestStore<Tx> extends ConformanceStore<Tx> {
 export interface DriverUnderTest<Tx = any> {
   name: 'pg' | 'postgres.js';
   createStore(options?: PostgresEventStoreOptions): Promise<TestStore<Tx>>;
+  /**
+   * A store on a pool of its own with a single connection (ended by `cleanup`), for proving that
+   * nothing needs a second connection.
+   */
+  createStoreOnPoolOfOne(options?: PostgresEventStoreOptions): Promise<TestStore<Tx>>;
   /** A harness for the conformance suite. */
   harness(): ConformanceHarness<Tx>;
   /** Runs raw SQL inside a transaction handle of this driver. */
@@ -153,18 +161,24 @@ async function createTestStore<Tx>(
     throw error;
   }
   const quoted = quotedTables(store);
+  const siblings: PostgresEventStore<Tx>[] = [];
   return {
     store,
     schema,
     admin: adminQuery,
     run,
+    sibling: (siblingOptions) => {
+      const sibling = factory(siblingOptions ?? {});
+      siblings.push(sibling);
+      return sibling;
+    },
     inspect: {
       countEvents: countRows(quoted.events),
       countAggregateHeads: countRows(quoted.aggregateHeads),
       countCheckpoints: countRows(quoted.checkpoints),
     },
     cleanup: async () => {
-      await store.close();
+      await Promise.all([store, ...siblings].map((s) => s.close()));
       await dropSchema(schema);
     },
   };
@@ -231,9 +245,34 @@ export function pgDriver(): DriverUnderTest<pg.PoolClient> {
     },
     createStore: (options) =>
       createTestStore((o) => createPgEventStore(getPool(), o), run, options),
+    createStoreOnPoolOfOne: async (options) => {
+      const pool = new pg.Pool({ connectionString: postgresUrl(), max: 1 });
+      return withEnd(
+        await createTestStore((o) => createPgEventStore(pool, o), run, options).catch(
+          async (error: unknown) => {
+            await pool.end();
+            throw error;
+          },
+        ),
+        () => pool.end(),
+      );
+    },
     harness: () => harnessOf(driver),
   };
   return driver;
+}
+
+/** Ends a private pool after the store's own cleanup. */
+function withEnd<Tx>(subject: TestStore<Tx>, end: () => Promise<void>): TestStore<Tx> {
+  const cleanup = subject.cleanup;
+  subject.cleanup = async () => {
+    try {
+      await cleanup();
+    } finally {
+      await end();
+    }
+  };
+  return subject;
 }
 
 /** The postgres.js driver: one instance per test file. */
@@ -261,6 +300,18 @@ export function postgresJsDriver(): DriverUnderTest<postgres.TransactionSql> {
     },
     createStore: (options) =>
       createTestStore((o) => createPostgresJsEventStore(getSql(), o), run, options),
+    createStoreOnPoolOfOne: async (options) => {
+      const one = postgres(postgresUrl(), { max: 1, onnotice: () => {} });
+      return withEnd(
+        await createTestStore((o) => createPostgresJsEventStore(one, o), run, options).catch(
+          async (error: unknown) => {
+            await one.end({ timeout: 5 });
+            throw error;
+          },
+        ),
+        () => one.end({ timeout: 5 }),
+      );
+    },
     harness: () => harnessOf(driver),
   };
   return driver;
@@ -269,6 +320,18 @@ export function postgresJsDriver(): DriverUnderTest<postgres.TransactionSql> {
 /** Both drivers, for `describe.each`. */
 export function bothDrivers(): DriverUnderTest[] {
   return [pgDriver(), postgresJsDriver()];
+}
+
+/**
+ * Settles like `promise`, or rejects after `ms` milliseconds naming `what` (a deadlock fails the
+ * test instead of hanging it).
+ */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves after `ms` milliseconds. */
