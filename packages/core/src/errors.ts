@@ -213,9 +213,29 @@ export function isTransientError(error: unknown): boolean {
   );
 }
 
-/** The caller's `AbortSignal` aborted the operation before it reached the database. */
+/**
+ * The caller's `AbortSignal` aborted the operation, or its `timeoutMs` ran out. Work not yet
+ * committed is rolled back, unless `commitUnknown` says COMMIT was already under way: then the
+ * transaction may have committed.
+ */
 export class OperationAbortedError extends PupError {
-  constructor(operation: string, options?: { cause?: unknown }) {
-    super('ABORTED', `${operation} was aborted`, options);
+  /** Whether the operation ran out of its `timeoutMs` (rather than being aborted by a signal). */
+  readonly timedOut: boolean;
+  /** Whether COMMIT was already under way, so the work may have been committed. */
+  readonly commitUnknown: boolean;
+
+  constructor(
+    operation: string,
+    options?: { cause?: unknown; timedOut?: boolean; commitUnknown?: boolean },
+  ) {
+    super(
+      'ABORTED',
+      `${operation} ${options?.timedOut === true ? 'timed out' : 'was aborted'}${
+        options?.commitUnknown === true ? ' while committing: it may have committed' : ''
+      }`,
+      options,
+    );
+    this.timedOut = options?.timedOut ?? false;
+    this.commitUnknown = options?.commitUnknown ?? false;
   }
 }

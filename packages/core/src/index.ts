@@ -73,6 +73,7 @@ export type {
   Stream,
   StreamRef,
   TableNames,
+  TransactionOptions,
   TxOf,
   VersionRange,
   WaitForEventsOptions,

@@ -96,13 +96,23 @@ export interface VersionRange {
   toVersion?: number;
 }
 
+/** Options of {@link EventStore.transaction}. */
+export interface TransactionOptions {
+  /** Gives up the transaction when it aborts. */
+  signal?: AbortSignal;
+  /** Gives up the transaction after this many milliseconds (at most 2^31-1). */
+  timeoutMs?: number;
+}
+
 /** Options of {@link EventStore.appendToStream}. */
 export interface AppendToStreamOptions {
   /**
-   * Aborts the append while it has not been sent to the database; it then rejects with
-   * `OperationAbortedError` and writes nothing.
+   * Gives up the append: before it was sent, it rejects with `OperationAbortedError` and writes
+   * nothing; afterwards, as {@link EventStore.transaction} does.
    */
   signal?: AbortSignal;
+  /** Gives up the append after this many milliseconds, as {@link EventStore.transaction} does. */
+  timeoutMs?: number;
 }
 
 /** Options of {@link EventStore.waitForEvents}. */
@@ -163,8 +173,15 @@ export interface TableNames {
  * can run their own SQL in the same transaction as an append.
  */
 export interface EventStore<Tx = unknown> {
-  /** Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. Called inside
+   * another transaction callback of the same store, `fn` runs in a savepoint of that transaction.
+   * With `options.signal` or `options.timeoutMs`, the call rejects with `OperationAbortedError`
+   * as soon as the signal aborts or the time is up, even while the database is stalled; the store
+   * gives up the transaction (its connection is closed where the driver cannot cancel), and its
+   * later calls reject. `commitUnknown` on the error says whether COMMIT was already under way.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Appends events to one stream atomically, each with the next consecutive version.
    * @throws {NoEventsError} when `events` is empty.

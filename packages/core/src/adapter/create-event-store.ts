@@ -36,6 +36,7 @@ import type {
   ReadProjectionBatchOptions,
   Stream,
   StreamRef,
+  TransactionOptions,
   VersionRange,
   WaitForEventsOptions,
 } from '../types.js';
@@ -46,7 +47,7 @@ import type {
   StoredEventRow,
   TransactionScope,
 } from './dialect.js';
-import { EventWaiter, validateWaitOptions } from './event-waiter.js';
+import { EventWaiter, MAX_WAIT_MS, validateWaitOptions } from './event-waiter.js';
 import { Mutex } from './mutex.js';
 
 /**
@@ -90,6 +91,8 @@ export interface EventStoreKit {
 interface RootScope {
   /** The store whose `transaction()` opened it. */
   readonly owner: object;
+  /** Aborted when the caller gave the transaction up (signal or timeout). */
+  readonly signal: AbortSignal | undefined;
   /** Stores that appended in it, woken after its commit. */
   appended: Set<Frame> | undefined;
 }
@@ -121,6 +124,108 @@ const JOINED: DialectCall = Object.freeze({ inStoreTransaction: true, ownTransac
 const OWN: DialectCall = Object.freeze({ inStoreTransaction: true, ownTransaction: true });
 
 const NO_ERROR = Symbol('no error');
+
+/** Rejection of {@link Deadline.race} when the caller gave up. */
+const GAVE_UP = Symbol('gave up');
+
+/** The caller's signal and timeout of one operation, as one signal. */
+interface Deadline {
+  readonly signal: AbortSignal;
+  /** Whether the timeout (not the caller's signal) fired. */
+  readonly timedOut: boolean;
+  /** `work`, or a rejection with {@link GAVE_UP} as soon as the signal aborts. */
+  race<T>(work: Promise<T>): Promise<T>;
+  /** Stops the timer and unhooks from the caller's signal. */
+  dispose(): void;
+}
+
+/**
+ * Validates `{ signal?, timeoutMs? }`.
+ * @throws {InvalidArgumentError} on a wrong shape.
+ */
+function checkDeadlineOptions(options: unknown, operation: string): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object') {
+    throw new InvalidArgumentError('options', `${operation} takes { signal?, timeoutMs? }`);
+  }
+  const { signal, timeoutMs } = options as { signal?: unknown; timeoutMs?: unknown };
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new InvalidArgumentError('options.signal', 'must be an AbortSignal');
+  }
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0)
+  ) {
+    throw new InvalidArgumentError(
+      'options.timeoutMs',
+      'must be a positive number of milliseconds',
+    );
+  }
+}
+
+/**
+ * A {@link Deadline} for the options, or `undefined` when they set neither signal nor timeout.
+ * @throws {InvalidArgumentError} on a wrong shape.
+ * @throws {OperationAbortedError} when the signal already aborted.
+ */
+function startDeadline(
+  options: { signal?: AbortSignal; timeoutMs?: number } | undefined | null,
+  operation: string,
+): Deadline | undefined {
+  checkDeadlineOptions(options, operation);
+  const signal = options?.signal;
+  const timeoutMs = options?.timeoutMs;
+  if (signal === undefined && timeoutMs === undefined) return undefined;
+  if (signal?.aborted) throw new OperationAbortedError(operation, { cause: signal.reason });
+  const controller = new AbortController();
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (timeoutMs !== undefined) {
+    timer = setTimeout(
+      () => {
+        timedOut = true;
+        controller.abort(new Error(`${operation} timed out after ${timeoutMs} ms`));
+      },
+      Math.min(timeoutMs, MAX_WAIT_MS),
+    );
+  }
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    race<T>(work: Promise<T>): Promise<T> {
+      if (controller.signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.reject(GAVE_UP);
+      }
+      return new Promise<T>((resolve, reject) => {
+        const giveUp = (): void => {
+          // What the work still does is dropped: the dialect interrupts it through the signal.
+          work.catch(() => undefined);
+          reject(GAVE_UP);
+        };
+        controller.signal.addEventListener('abort', giveUp, { once: true });
+        work.then(
+          (value) => {
+            controller.signal.removeEventListener('abort', giveUp);
+            resolve(value);
+          },
+          (error: unknown) => {
+            controller.signal.removeEventListener('abort', giveUp);
+            reject(error);
+          },
+        );
+      });
+    },
+    dispose(): void {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
 
 function findScope(key: object): Scope | undefined {
   for (let scope = scopes.getStore(); scope !== undefined; scope = scope.parent) {
@@ -220,6 +325,9 @@ export function createEventStore<
   const callFor = (tx: unknown): DialectCall => {
     const scope = findScope(key);
     if (scope === undefined || !scope.active || scope.tx !== tx) return OUTSIDE;
+    if (scope.root.signal?.aborted === true) {
+      throw new OperationAbortedError('transaction', { cause: scope.root.signal.reason });
+    }
     return scope.root.owner === frame ? OWN : JOINED;
   };
 
@@ -350,8 +458,11 @@ export function createEventStore<
     return result;
   }
 
-  async function runOutermost<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const root: RootScope = { owner: frame, appended: undefined };
+  async function runOutermost<T>(
+    fn: (tx: Tx) => Promise<T>,
+    deadline: Deadline | undefined,
+  ): Promise<T> {
+    const root: RootScope = { owner: frame, signal: deadline?.signal, appended: undefined };
     const scope: Scope = {
       key,
       tx: undefined,
@@ -365,12 +476,16 @@ export function createEventStore<
       get appended() {
         return root.appended?.has(frame) === true;
       },
+      signal: deadline?.signal,
     };
     let userError: unknown = NO_ERROR;
+    let committing = false;
     const body = async (tx: Tx): Promise<T> => {
       scope.tx = tx;
       try {
-        return await scopes.run(scope, fn, tx);
+        const value = await scopes.run(scope, fn, tx);
+        committing = true;
+        return value;
       } catch (error) {
         userError = error;
         throw error;
@@ -380,11 +495,24 @@ export function createEventStore<
     };
     let result: T;
     try {
-      result = await dialect.transaction(body, transactionScope);
+      const transaction = dialect.transaction(body, transactionScope);
+      result = deadline === undefined ? await transaction : await deadline.race(transaction);
     } catch (error) {
-      scope.active = false;
       if (error === userError) throw error;
+      if (error === GAVE_UP) {
+        // The callback may still be running: its scope stays active until it ends, so its next
+        // store call fails with OperationAbortedError (instead of queueing behind itself) and
+        // the dialect rolls the transaction back.
+        throw new OperationAbortedError('transaction', {
+          cause: deadline!.signal.reason,
+          timedOut: deadline!.timedOut,
+          commitUnknown: committing,
+        });
+      }
+      scope.active = false;
       throw toPupError(error);
+    } finally {
+      deadline?.dispose();
     }
     if (root.appended !== undefined) {
       for (const appender of root.appended) appender.waiter.wakeAll();
@@ -442,14 +570,24 @@ export function createEventStore<
   }
 
   const store: CompleteEventStore<Tx, Status> = {
-    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    transaction<T>(fn: (tx: Tx) => Promise<T>, options?: TransactionOptions): Promise<T> {
       if (closing !== undefined) return rejectWith(closedError());
       if (typeof fn !== 'function') {
         return rejectWith(new InvalidArgumentError('fn', 'must be a function'));
       }
+      let deadline: Deadline | undefined;
+      try {
+        deadline = startDeadline(options, 'transaction');
+      } catch (error) {
+        return rejectWith(error);
+      }
       const outer = findScope(key);
-      if (outer?.active) return runSavepoint(outer, fn);
-      return runOutermost(fn);
+      if (outer?.active) {
+        // A savepoint lives and dies with its transaction: its options only apply before it.
+        deadline?.dispose();
+        return runSavepoint(outer, fn);
+      }
+      return runOutermost(fn, deadline);
     },
 
     async append(

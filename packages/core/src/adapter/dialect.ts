@@ -65,6 +65,12 @@ export interface DialectCall {
 export interface TransactionScope {
   /** Whether an append succeeded in the transaction so far (read it after the callback). */
   readonly appended: boolean;
+  /**
+   * Aborts when the caller gives the transaction up (its signal or timeout). Core has then already
+   * rejected the caller; a dialect whose database work can stall should interrupt it (close the
+   * connection instead of returning it to the pool). Absent when the caller set neither.
+   */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** The outcome of a dialect's append. Core turns the failures into pup's errors. */

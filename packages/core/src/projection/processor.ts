@@ -2,6 +2,7 @@ import {
   InvalidArgumentError,
   InvalidConfigError,
   isTransientError,
+  OperationAbortedError,
   ProjectionError,
   StoreClosedError,
 } from '../errors.js';
@@ -113,8 +114,10 @@ export class ProjectionProcessor<Tx = unknown> {
   }
 
   /**
-   * Processes the log until `options.signal` aborts, then resolves once the batch in flight has
-   * committed or rolled back. Resolves at once when the signal is already aborted.
+   * Processes the log until `options.signal` aborts, then resolves promptly: a batch in flight
+   * is given up (its transaction rejects, even while waiting for a lock or a stalled connection)
+   * and rolls back, so its checkpoint and read model stay as they were. Resolves at once when the
+   * signal is already aborted.
    *
    * @throws {InvalidConfigError} (as a rejection) when the projection definition is invalid, or its
    * checkpoint is already being processed on this store in this process.
@@ -185,6 +188,9 @@ class ProjectionRun<Tx> {
     const { store, signal, config, fields } = this;
     const { batchSize, maxBatchSize, maxBatchDurationMs, pollIntervalMs, logger } = config;
     const batch = (tx: Tx): Promise<number> => this.batch(tx);
+    // The run's signal gives the batch's transaction up at once, even while it waits for the
+    // checkpoint lock or a stalled connection; the batch then rolls back.
+    const transactionOptions = { signal };
     let idleUntil = 0;
     let events = 0;
     let retries = 0;
@@ -201,9 +207,10 @@ class ProjectionRun<Tx> {
         const started = performance.now();
         let read: number;
         try {
-          read = await store.transaction(batch);
+          read = await store.transaction(batch, transactionOptions);
         } catch (error) {
           if (error === STOPPED) break;
+          if (signal.aborted && error instanceof OperationAbortedError) break;
           if (error !== NOTHING_READ) {
             if (this.failure !== undefined || !isTransientError(error)) {
               throw this.toProjectionError(error);
