@@ -1,147 +1,78 @@
 // Tests of the conformance suite itself: it must fail stores that break the contract, report
-// unsupported capabilities as skipped tests, and pass a correct store with concurrent transactions
-// (which the in-memory store, queueing its transactions, never exercises).
+// unsupported capabilities as skipped tests, pass a correct store with concurrent transactions
+// (which the in-memory store, queueing its transactions, never exercises), and finish in bounded
+// time when a harness is wrong.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import {
   describeBadInputConformance,
   describeCheckpointConformance,
+  describeCloseConformance,
   describeConcurrencyConformance,
+  describeErrorContractConformance,
   describeExpectedVersionConformance,
+  describeNestedTransactionConformance,
   describeOrderingConformance,
   describeReadEventsConformance,
   describeTransactionConformance,
+  describeWaitForEventsConformance,
 } from '../src/conformance/index.js';
 import type {
+  ConformanceCapabilities,
   ConformanceHarness,
   ConformanceStore,
-  ConformanceTestApi,
-  TestFn,
 } from '../src/conformance/types.js';
 import {
-  buildAppendResult,
-  buildStream,
-  type Checkpoint,
-  checkExpectedVersion,
   createInMemoryEventStore,
-  DuplicateEventIdError,
-  decodeEvent,
   type EventStore,
   ExpectedVersion,
   type NewEvent,
-  parsePositionCheckpoint,
-  positionCheckpoint,
-  prepareAppend,
-  resolveEventStoreOptions,
-  type StoredEventRow,
-  type StreamRef,
-  validateCheckpoint,
-  validateProjectionName,
-  validateReadEventsOptions,
-  validateStreamRef,
-  validateVersionRange,
 } from '../src/index.js';
-
-// --- A minimal runner implementing ConformanceTestApi, so a group's outcome can be asserted. ---
-
-type Outcome = 'pass' | 'fail' | 'skip';
-
-interface Suite {
-  name: string;
-  beforeAll: TestFn[];
-  afterAll: TestFn[];
-  beforeEach: TestFn[];
-  afterEach: TestFn[];
-  children: (Suite | { test: string; fn?: TestFn; skip: boolean })[];
-}
-
-function newSuite(name: string): Suite {
-  return { name, beforeAll: [], afterAll: [], beforeEach: [], afterEach: [], children: [] };
-}
-
-async function runGroups(
-  register: (api: ConformanceTestApi) => void,
-): Promise<Map<string, { outcome: Outcome; error?: unknown }>> {
-  const root = newSuite('');
-  const stack = [root];
-  const top = () => stack[stack.length - 1]!;
-  const itFn = (name: string, fn: TestFn) => {
-    top().children.push({ test: name, fn, skip: false });
-  };
-  itFn.skip = (name: string, fn?: TestFn) => {
-    top().children.push({ test: name, fn, skip: true });
-  };
-  const api: ConformanceTestApi = {
-    describe(name, fn) {
-      const suite = newSuite(name);
-      top().children.push(suite);
-      stack.push(suite);
-      fn();
-      stack.pop();
-    },
-    it: itFn,
-    beforeAll: (fn) => top().beforeAll.push(fn),
-    afterAll: (fn) => top().afterAll.push(fn),
-    beforeEach: (fn) => top().beforeEach.push(fn),
-    afterEach: (fn) => top().afterEach.push(fn),
-  };
-  register(api);
-
-  const results = new Map<string, { outcome: Outcome; error?: unknown }>();
-  const run = async (suite: Suite, path: string[], each: Suite[]) => {
-    for (const hook of suite.beforeAll) await hook();
-    for (const child of suite.children) {
-      if ('test' in child) {
-        const name = [...path, child.test].join(' > ');
-        if (child.skip || !child.fn) {
-          results.set(name, { outcome: 'skip' });
-          continue;
-        }
-        try {
-          for (const s of [...each, suite]) for (const hook of s.beforeEach) await hook();
-          await child.fn();
-          results.set(name, { outcome: 'pass' });
-        } catch (error) {
-          results.set(name, { outcome: 'fail', error });
-        } finally {
-          for (const s of [suite, ...each].reverse()) for (const hook of s.afterEach) await hook();
-        }
-      } else {
-        await run(child, [...path, child.name], [...each, suite]);
-      }
-    }
-    for (const hook of suite.afterAll) await hook();
-  };
-  await run(root, [], []);
-  return results;
-}
-
-function outcomes(results: Map<string, { outcome: Outcome }>, outcome: Outcome): string[] {
-  return [...results].filter(([, r]) => r.outcome === outcome).map(([name]) => name);
-}
+import { createConcurrentEventStore } from './support/concurrent-dialect.js';
+import { failures, outcomes, runGroups } from './support/recording-runner.js';
 
 // --- Harnesses over the in-memory store, some wrapped with a deliberate bug. ---
 
 type Wrap = (store: EventStore<any>) => EventStore<any>;
 
+interface MutantOptions {
+  capabilities?: ConformanceCapabilities;
+  testTimeoutMs?: number;
+}
+
+/** What a harness created and released, to check that the suite releases every store. */
+interface HarnessLedger {
+  created: number;
+  released: number;
+}
+
 function inMemoryHarness(
   wrap: Wrap = (s) => s,
-  concurrentTransactions = false,
+  { capabilities = { concurrentTransactions: false }, testTimeoutMs }: MutantOptions = {},
+  ledger: HarnessLedger = { created: 0, released: 0 },
 ): ConformanceHarness {
   return {
     name: 'in-memory (mutant)',
     async createStore(options) {
       const inner = createInMemoryEventStore(options);
+      ledger.created++;
+      const store = wrap(inner);
       const subject: ConformanceStore = {
-        store: wrap(inner),
+        store,
         inspect: {
           countEvents: async () => inner.countRows().events,
           countAggregateHeads: async () => inner.countRows().aggregateHeads,
           countCheckpoints: async () => inner.countRows().checkpoints,
         },
+        cleanup: async () => {
+          ledger.released++;
+          await store.close();
+        },
       };
       return subject;
     },
-    capabilities: { concurrentTransactions },
+    capabilities,
+    testTimeoutMs,
   };
 }
 
@@ -189,163 +120,100 @@ const skipsAfterCheckpoint: Wrap = (store) => ({
   },
 });
 
-// --- A store with truly concurrent transactions, optionally with the classic ordering bug. ---
+/** Runs a nested transaction's callback straight in the outer one, without a savepoint. */
+const nestsWithoutSavepoints: Wrap = (store) => {
+  const outer = new AsyncLocalStorage<unknown>();
+  return {
+    ...store,
+    transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
+      const tx = outer.getStore();
+      if (tx !== undefined) return fn(tx);
+      return store.transaction((handle) => outer.run(handle, () => fn(handle)));
+    },
+  };
+};
 
-interface ConcurrentTx {
-  id: number;
-  rows: StoredEventRow[];
-  checkpoints: Map<string, Checkpoint>;
-  locks: string[];
-  lowestPosition: number | undefined;
-}
+/** `close()` waits for the running transactions to end. */
+const closeWaitsForTransactions: Wrap = (store) => {
+  const running = new Set<Promise<unknown>>();
+  return {
+    ...store,
+    transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
+      const transaction = store.transaction(fn);
+      const settled = transaction.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
+      return transaction;
+    },
+    async close() {
+      await Promise.all(running);
+      await store.close();
+    },
+  };
+};
 
 /**
- * Positions are allocated at append time, events become visible at commit, transactions run
- * concurrently (per-stream locks held until commit). With `horizon`, `readEvents` hides events at
- * or after the lowest position an open transaction holds (what the PostgreSQL adapter does with
- * transaction ids); without it, a reader can pass a position a slow transaction commits later.
+ * A hand-made `waitForEvents`: throws synchronously on bad input, and lets a timeout beyond
+ * 2^31-1 ms fire at once, as `setTimeout` does with it.
  */
-function createConcurrentStore(horizon: boolean): ConformanceStore {
-  const { serializer } = resolveEventStoreOptions(undefined);
-  const log: StoredEventRow[] = [];
-  const heads = new Map<string, number>();
-  const eventIds = new Set<string>();
-  const checkpoints = new Map<string, Checkpoint>();
-  const locks = new Map<string, Promise<void>>();
-  const releases = new Map<string, () => void>();
-  const open = new Set<ConcurrentTx>();
-  let nextPosition = 1;
-  let nextTx = 1;
-  const key = (s: StreamRef) => JSON.stringify([s.boundedContext, s.aggregateType, s.aggregateId]);
-
-  const release = (tx: ConcurrentTx) => {
-    for (const k of tx.locks) {
-      locks.delete(k);
-      releases.get(k)?.();
-      releases.delete(k);
-    }
-    open.delete(tx);
-  };
-
-  const store: EventStore<ConcurrentTx> = {
-    async transaction(fn) {
-      const tx: ConcurrentTx = {
-        id: nextTx++,
-        rows: [],
-        checkpoints: new Map(),
-        locks: [],
-        lowestPosition: undefined,
-      };
-      open.add(tx);
-      try {
-        const value = await fn(tx);
-        for (const row of tx.rows) {
-          log.push(row);
-          eventIds.add(row.eventId);
-          heads.set(key(row), row.aggregateVersion);
-        }
-        log.sort((a, b) => a.globalPosition - b.globalPosition);
-        for (const [name, cp] of tx.checkpoints) checkpoints.set(name, cp);
-        return value;
-      } finally {
-        release(tx);
-      }
-    },
-    async append(tx, expected, events) {
-      const prepared = prepareAppend(expected, events, serializer);
-      const k = key(prepared.stream);
-      while (locks.has(k) && !tx.locks.includes(k)) await locks.get(k);
-      if (!tx.locks.includes(k)) {
-        locks.set(k, new Promise((resolve) => releases.set(k, resolve)));
-        tx.locks.push(k);
-      }
-      const own = tx.rows.filter((r) => key(r) === k);
-      const from = own.length > 0 ? own[own.length - 1]!.aggregateVersion : (heads.get(k) ?? 0);
-      checkExpectedVersion(prepared.stream, prepared.expected, from);
-      for (const e of prepared.events) {
-        if (eventIds.has(e.eventId) || tx.rows.some((r) => r.eventId === e.eventId)) {
-          throw new DuplicateEventIdError(e.eventId);
-        }
-      }
-      const positions = prepared.events.map(() => nextPosition++);
-      tx.lowestPosition ??= positions[0];
-      prepared.events.forEach((e, i) => {
-        tx.rows.push({
-          globalPosition: positions[i]!,
-          checkpoint: positionCheckpoint(positions[i]!),
-          ...prepared.stream,
-          aggregateVersion: from + i + 1,
-          eventId: e.eventId,
-          eventType: e.eventType,
-          eventVersion: e.eventVersion,
-          payload: e.payloadBytes,
-          metadata: e.metadataJson,
-          traceId: e.traceId,
-          correlationId: e.correlationId,
-          causationId: e.causationId,
-          createdAt: e.createdAt.getTime(),
-        });
+const naiveWaitForEvents: Wrap = (store) => ({
+  ...store,
+  waitForEvents(options) {
+    if (options.signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const delay = options.timeoutMs > 2 ** 31 - 1 ? 1 : options.timeoutMs;
+      const timer = setTimeout(resolve, delay);
+      options.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
       });
-      return buildAppendResult(prepared, from, positions, positions.map(positionCheckpoint));
-    },
-    async readEvents(tx, options) {
-      const { after, limit } = validateReadEventsOptions(options);
-      const afterPosition = parsePositionCheckpoint(after);
-      let limitPosition = Number.POSITIVE_INFINITY;
-      if (horizon) {
-        for (const other of open) {
-          if (other !== tx && other.lowestPosition !== undefined) {
-            limitPosition = Math.min(limitPosition, other.lowestPosition);
-          }
-        }
-      }
-      return log
-        .filter((r) => r.globalPosition > afterPosition && r.globalPosition < limitPosition)
-        .slice(0, limit)
-        .map((r) => decodeEvent(r, serializer));
-    },
-    async readAggregateStream(tx, stream, range) {
-      const ref = validateStreamRef(stream);
-      const { fromVersion, toVersion } = validateVersionRange(range);
-      const rows = [...log, ...tx.rows].filter(
-        (r) =>
-          key(r) === key(ref) &&
-          r.aggregateVersion >= fromVersion &&
-          (toVersion === null || r.aggregateVersion <= toVersion),
-      );
-      return buildStream(
-        ref,
-        rows.map((r) => decodeEvent(r, serializer)),
-      );
-    },
-    async getCheckpoint(tx, name) {
-      validateProjectionName(name);
-      return tx.checkpoints.get(name) ?? checkpoints.get(name) ?? null;
-    },
-    async saveCheckpoint(tx, name, checkpoint) {
-      validateProjectionName(name);
-      validateCheckpoint(checkpoint);
-      tx.checkpoints.set(name, checkpoint);
-    },
-    async migrate() {},
-    async close() {},
-  };
+    });
+  },
+});
+
+/** Lets raw driver-like errors through: a synchronous TypeError, a rejected RangeError. */
+const leaksRawErrors: Wrap = (store) => ({
+  ...store,
+  append(tx, expected, events) {
+    if (typeof tx !== 'object' || tx === null) throw new TypeError('tx.prepare is not a function');
+    return store.append(tx, expected, events);
+  },
+  async readEvents(tx, options) {
+    if (typeof options?.limit !== 'number') throw new RangeError('LIMIT must be a number');
+    return store.readEvents(tx, options);
+  },
+});
+
+/** Reads of the log never return (a query stuck on a lock). */
+const readsHang: Wrap = (store) => ({
+  ...store,
+  readEvents: () => new Promise(() => {}),
+});
+
+function concurrentHarness(readHorizon: boolean): ConformanceHarness {
   return {
-    store,
-    inspect: {
-      countEvents: async () => log.length,
-      countAggregateHeads: async () => heads.size,
-      countCheckpoints: async () => checkpoints.size,
+    name: readHorizon ? 'concurrent (horizon)' : 'concurrent (naive)',
+    async createStore(options) {
+      const store = createConcurrentEventStore({ ...options, readHorizon });
+      return {
+        store,
+        inspect: {
+          countEvents: async () => store.countRows().events,
+          countAggregateHeads: async () => store.countRows().aggregateHeads,
+          countCheckpoints: async () => store.countRows().checkpoints,
+        },
+        cleanup: () => store.close(),
+      };
     },
+    capabilities: { concurrentTransactions: true },
   };
 }
 
-function concurrentHarness(horizon: boolean): ConformanceHarness {
-  return {
-    name: horizon ? 'concurrent (horizon)' : 'concurrent (naive)',
-    createStore: async () => createConcurrentStore(horizon),
-    capabilities: { concurrentTransactions: true },
-  };
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 const LATE_COMMIT =
@@ -403,21 +271,156 @@ describe('the conformance suite', () => {
     expect(outcomes(results, 'fail')).toContain('readEvents > resumes exactly after a checkpoint');
   });
 
-  it('reports tests needing concurrent transactions as skipped with the reason', async () => {
-    const harness = inMemoryHarness();
-    const results = await runGroups((api) => describeOrderingConformance(api, harness));
-    const skipped = outcomes(results, 'skip');
-    expect(skipped).toHaveLength(2);
-    for (const name of skipped) expect(name).toMatch(/ — skipped: .*concurrentTransactions/);
-    expect(outcomes(results, 'fail')).toEqual([]);
+  it('fails a store whose nested transactions have no savepoints', async () => {
+    const harness = inMemoryHarness(nestsWithoutSavepoints);
+    const results = await runGroups((api) => describeNestedTransactionConformance(api, harness));
+    const failed = outcomes(results, 'fail');
+    expect(failed).toContain(
+      'nested transactions > an inner throw rolls back only the inner work; the outer catches it and commits the rest',
+    );
+    expect(failed).toContain(
+      'nested transactions > three levels: each level rolls back its own work and what it contains',
+    );
+    expect(outcomes(results, 'pass')).toContain(
+      'nested transactions > inner and outer work commit together when both succeed',
+    );
   });
 
-  it('passes a correct store with concurrent transactions on the ordering group', async () => {
-    const harness = concurrentHarness(true);
+  it('fails, in bounded time, a store whose close() waits for running transactions', async () => {
+    const harness = inMemoryHarness(closeWaitsForTransactions, { testTimeoutMs: 3_000 });
+    const started = Date.now();
+    const results = await runGroups((api) => describeCloseConformance(api, harness));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const failed = outcomes(results, 'fail');
+    const name =
+      'close > close() does not wait for a running transaction, whose later calls reject with StoreClosedError, so it rolls back';
+    expect(failed).toContain(name);
+    expect(messageOf(results.get(name)!.error)).toMatch(/must not wait for running transactions/);
+    expect(outcomes(results, 'pass')).toContain(
+      'close > after close() every method rejects with StoreClosedError, never throwing synchronously',
+    );
+  });
+
+  it('fails a waitForEvents that throws synchronously or lets a huge timeout fire at once', async () => {
+    const harness = inMemoryHarness(naiveWaitForEvents);
+    const results = await runGroups((api) => describeWaitForEventsConformance(api, harness));
+    const failed = outcomes(results, 'fail');
+    expect(failed).toEqual([
+      'waitForEvents > bad options reject with InvalidArgumentError at once, never throwing synchronously',
+      'waitForEvents > a huge timeout is capped, so the wait does not end at once; an abort ends it',
+    ]);
+    expect(messageOf(results.get(failed[0]!)!.error)).toMatch(/threw synchronously/);
+    expect(messageOf(results.get(failed[1]!)!.error)).toMatch(/cap the timeout at 2\^31-1 ms/);
+  });
+
+  it('fails a store that throws synchronously or lets raw errors through', async () => {
+    const harness = inMemoryHarness(leaksRawErrors);
+    const results = await runGroups((api) => describeErrorContractConformance(api, harness));
+    const garbage =
+      'error contract > a garbage transaction handle → InvalidArgumentError from every method taking one, nothing written';
+    const hostile =
+      'error contract > hostile arguments: every method resolves or rejects with a PupError, never throwing synchronously';
+    expect(outcomes(results, 'fail')).toEqual([garbage, hostile]);
+    expect(messageOf(results.get(garbage)!.error)).toMatch(
+      /append with undefined as tx threw synchronously/,
+    );
+    expect(messageOf(results.get(hostile)!.error)).toMatch(
+      /must fail with a PupError subclass, got RangeError/,
+    );
+  });
+
+  it('reports tests needing concurrent transactions as skipped with the reason', async () => {
+    const harness = inMemoryHarness();
+    const results = await runGroups((api) => {
+      describeOrderingConformance(api, harness);
+      describeNestedTransactionConformance(api, harness);
+    });
+    const skipped = outcomes(results, 'skip');
+    expect(skipped).toHaveLength(3);
+    for (const name of skipped) expect(name).toMatch(/ — skipped: .*concurrentTransactions/);
+    expect(failures(results)).toEqual([]);
+  });
+
+  it('reports the waitForEvents tests as skipped with the reason when the capability is off', async () => {
+    const harness = inMemoryHarness(undefined, {
+      capabilities: { concurrentTransactions: false, waitForEvents: false },
+    });
+    const results = await runGroups((api) => describeWaitForEventsConformance(api, harness));
+    const skipped = outcomes(results, 'skip');
+    expect(skipped).toHaveLength(3);
+    for (const name of skipped) expect(name).toMatch(/ — skipped: .*waitForEvents: false/);
+  });
+
+  it('finishes in bounded time, naming the capability, when a queueing store claims concurrent transactions', async () => {
+    const ledger = { created: 0, released: 0 };
+    const harness = inMemoryHarness(
+      undefined,
+      { capabilities: { concurrentTransactions: true }, testTimeoutMs: 1_500 },
+      ledger,
+    );
+    const started = Date.now();
+    const results = await runGroups((api) => {
+      describeOrderingConformance(api, harness);
+      describeNestedTransactionConformance(api, harness);
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const failed = outcomes(results, 'fail');
+    expect(failed).toEqual([
+      `ordering guarantee > ${LATE_COMMIT}`,
+      'ordering guarantee > a transaction rolled back while others commit never shows up and never stalls the reader',
+      'nested transactions > nothing a finished nested call wrote is visible to other transactions before the outermost commits',
+    ]);
+    for (const name of failed) {
+      expect(messageOf(results.get(name)!.error)).toMatch(
+        /set capabilities\.concurrentTransactions = false/,
+      );
+    }
+    expect(outcomes(results, 'pass').length).toBeGreaterThan(6);
+    expect(ledger.released).toBe(ledger.created);
+  });
+
+  it('fails a hanging test on its own timer, releases its store and goes on', async () => {
+    const ledger = { created: 0, released: 0 };
+    const harness = inMemoryHarness(readsHang, { testTimeoutMs: 300 }, ledger);
+    const started = Date.now();
     const results = await runGroups((api) => describeOrderingConformance(api, harness));
-    const failures = [...results].filter(([, r]) => r.outcome === 'fail');
-    expect(failures.map(([name, r]) => `${name}: ${String(r.error)}`)).toEqual([]);
-    expect(outcomes(results, 'pass')).toHaveLength(6);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const failed = outcomes(results, 'fail');
+    expect(failed).toHaveLength(4);
+    for (const name of failed) {
+      const message = messageOf(results.get(name)!.error);
+      expect(message).toMatch(/did not finish within 300 ms/);
+      expect(message).toMatch(/harness\.testTimeoutMs/);
+    }
+    expect(ledger.created).toBe(4);
+    expect(ledger.released).toBe(4);
+  });
+
+  it('bounds a harness cleanup that never finishes', async () => {
+    const harness: ConformanceHarness = {
+      ...inMemoryHarness(readsHang, { testTimeoutMs: 300 }),
+      async createStore() {
+        const store = createInMemoryEventStore();
+        return { store: readsHang(store), cleanup: () => new Promise<void>(() => {}) };
+      },
+    };
+    const started = Date.now();
+    const results = await runGroups((api) => describeOrderingConformance(api, harness));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const [first] = outcomes(results, 'fail');
+    expect(messageOf(results.get(first!)!.error)).toMatch(
+      /Releasing its stores failed too: releasing a store \(the harness’s cleanup\) did not finish within 300 ms/,
+    );
+  });
+
+  it('passes a correct store with concurrent transactions on the ordering and nested groups', async () => {
+    const harness = concurrentHarness(true);
+    const results = await runGroups((api) => {
+      describeOrderingConformance(api, harness);
+      describeNestedTransactionConformance(api, harness);
+    });
+    expect(failures(results)).toEqual([]);
+    expect(outcomes(results, 'pass')).toHaveLength(14);
   });
 
   it('fails a store whose reader passes the position of a transaction still open', async () => {

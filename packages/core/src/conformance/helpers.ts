@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { PupError, PupErrorCode } from '../errors.js';
-import type { ExpectedVersion } from '../expected-version.js';
+import { PupError, type PupErrorCode } from '../errors.js';
+import { ExpectedVersion } from '../expected-version.js';
 import type { EventStoreOptions } from '../options.js';
 import type {
   AppendResult,
@@ -11,7 +11,15 @@ import type {
   PersistedEvent,
   StreamRef,
 } from '../types.js';
-import type { ConformanceHarness, ConformanceStore, ConformanceTestApi, TestFn } from './types.js';
+import {
+  type LimitedTestApi,
+  releaseStore,
+  type TestLimitOptions,
+  trackStore,
+} from './time-limits.js';
+import type { ConformanceHarness, ConformanceStore, TestFn } from './types.js';
+
+export { releaseStore } from './time-limits.js';
 
 /** Bounded context used by the suite's events unless a test needs another one. */
 export const CONFORMANCE_CONTEXT = 'conformance';
@@ -87,6 +95,14 @@ export function readWholeLog<Tx>(
 /** Reads one stream (whole) in a transaction of its own. */
 export function readStream<Tx>(store: EventStore<Tx>, stream: StreamRef) {
   return store.transaction((tx) => store.readAggregateStream(tx, stream));
+}
+
+/** Reads one projection's checkpoint in a transaction of its own. */
+export function readCheckpoint<Tx>(
+  store: EventStore<Tx>,
+  name: string,
+): Promise<Checkpoint | null> {
+  return store.transaction((tx) => store.getCheckpoint(tx, name));
 }
 
 /** Resolves after `ms` milliseconds. */
@@ -187,6 +203,87 @@ export function assertThrowsWith<E extends PupError>(
   return assert.fail(`expected ${errorClass.name} (${code}) to be thrown, but nothing was thrown`);
 }
 
+/**
+ * Calls a store method through `call` and asserts that it returned a promise rather than throwing
+ * synchronously (every store method reports failures as rejections); returns that promise.
+ */
+export function callAsync(what: string, call: () => unknown): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = call();
+  } catch (error) {
+    return assert.fail(
+      `${what} threw synchronously (${describeError(error)}); a store method must return a rejected promise instead`,
+    );
+  }
+  assert.ok(
+    typeof result === 'object' &&
+      result !== null &&
+      typeof (result as PromiseLike<unknown>).then === 'function',
+    `${what} must return a promise`,
+  );
+  return Promise.resolve(result);
+}
+
+/**
+ * Asserts that `promise` either resolves or rejects with a {@link PupError} subclass whose `name`
+ * is its class name and whose `code` is a non-empty string. Returns the error, or `undefined`
+ * when the call succeeded.
+ */
+export async function assertFailsOnlyWithPupError(
+  what: string,
+  promise: Promise<unknown>,
+): Promise<PupError | undefined> {
+  let error: unknown;
+  try {
+    await promise;
+    return undefined;
+  } catch (caught) {
+    error = caught;
+  }
+  assert.ok(
+    error instanceof PupError,
+    `${what} must fail with a PupError subclass, got ${describeError(error)}`,
+  );
+  assert.equal(typeof error.code, 'string', `${what}: error.code must be a string`);
+  assert.ok(error.code.length > 0, `${what}: error.code must not be empty`);
+  assert.equal(error.name, error.constructor.name, `${what}: error.name must be the class name`);
+  return error;
+}
+
+/**
+ * A store object that forwards every contract method to `store` (bound to it), with `overrides`
+ * replacing or removing (`undefined`) some of them. Lets a test observe or hide a method.
+ * `readProjectionBatch` is not forwarded, so a processor on it reads through `readEvents`.
+ */
+export function delegatingStore<Tx>(
+  store: EventStore<Tx>,
+  overrides: Partial<Pick<EventStore<Tx>, 'waitForEvents' | 'getLogStatus'>> = {},
+): EventStore<Tx> {
+  const delegate: EventStore<Tx> = {
+    transaction: (fn) => store.transaction(fn),
+    append: (tx, expected, events) => store.append(tx, expected, events),
+    appendToStream: (expected, events, options) => store.appendToStream(expected, events, options),
+    readEvents: (tx, options) => store.readEvents(tx, options),
+    readAggregateStream: (tx, stream, range) => store.readAggregateStream(tx, stream, range),
+    getCheckpoint: (tx, name) => store.getCheckpoint(tx, name),
+    saveCheckpoint: (tx, name, checkpoint) => store.saveCheckpoint(tx, name, checkpoint),
+    migrate: () => store.migrate(),
+    close: () => store.close(),
+  };
+  if (typeof store.waitForEvents === 'function') {
+    delegate.waitForEvents = store.waitForEvents.bind(store);
+  }
+  if (typeof store.getLogStatus === 'function') {
+    delegate.getLogStatus = store.getLogStatus.bind(store);
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete (delegate as unknown as Record<string, unknown>)[key];
+    else (delegate as unknown as Record<string, unknown>)[key] = value;
+  }
+  return delegate;
+}
+
 /** Row counts of a store, read through the harness's inspector; all `null` without one. */
 export interface StoreSnapshot {
   /** Rows of the events table; `null` without an inspector. */
@@ -230,7 +327,43 @@ export function assertRowsAdded(
 }
 
 /** How long a test waits for committed events to become readable through `readEvents`. */
-export const LOG_VISIBILITY_TIMEOUT_MS = 10_000;
+export const LOG_VISIBILITY_TIMEOUT_MS = 20_000;
+
+/**
+ * Polls `condition` every `everyMs` until it holds; fails the test after `timeoutMs` with
+ * `message`. Stops early, failing, when `stopped` settles first (a run that ended too soon).
+ */
+export async function waitUntil(
+  condition: () => Promise<boolean> | boolean,
+  message: string | (() => string),
+  {
+    timeoutMs = 20_000,
+    everyMs = 10,
+    stopped,
+  }: {
+    timeoutMs?: number;
+    everyMs?: number;
+    stopped?: Promise<unknown>;
+  } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const say = () => (typeof message === 'function' ? message() : message);
+  let ended: string | undefined;
+  stopped?.then(
+    () => {
+      ended = 'resolved';
+    },
+    (error: unknown) => {
+      ended = `rejected: ${describeError(error)}`;
+    },
+  );
+  for (;;) {
+    if (await condition()) return;
+    if (ended !== undefined) assert.fail(`${say()}: the run ${ended} first`);
+    if (Date.now() > deadline) assert.fail(`${say()}: timed out after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
 
 /**
  * Reads the whole log until it holds every event of `eventIds`, and returns it. A store may
@@ -241,18 +374,68 @@ export async function waitForLog<Tx>(
   store: EventStore<Tx>,
   eventIds: readonly string[],
 ): Promise<PersistedEvent[]> {
-  const deadline = Date.now() + LOG_VISIBILITY_TIMEOUT_MS;
-  for (;;) {
-    const log = await readWholeLog(store);
-    const ids = new Set(log.map((e) => e.eventId));
-    const missing = eventIds.filter((id) => !ids.has(id));
-    if (missing.length === 0) return log;
-    assert.ok(
-      Date.now() < deadline,
-      `${missing.length} committed event(s) not readable after ${LOG_VISIBILITY_TIMEOUT_MS} ms`,
-    );
-    await sleep(20);
+  let log: PersistedEvent[] = [];
+  let missing = eventIds.length;
+  await waitUntil(
+    async () => {
+      log = await readWholeLog(store);
+      const ids = new Set(log.map((e) => e.eventId));
+      missing = eventIds.filter((id) => !ids.has(id)).length;
+      return missing === 0;
+    },
+    () =>
+      `${missing} committed event(s) not readable (is a transaction left open on the database?)`,
+    { timeoutMs: LOG_VISIBILITY_TIMEOUT_MS, everyMs: 20 },
+  );
+  return log;
+}
+
+/** One stream's worth of events to append with {@link appendEvents}. */
+export interface StreamSpec {
+  boundedContext?: string;
+  aggregateType?: string;
+  aggregateId?: string;
+  /** How many events to append to the stream. */
+  count: number;
+}
+
+/**
+ * Appends the events of `specs`, interleaving the streams round-robin in chunks of `chunk`
+ * events, one transaction per chunk, and returns once all of them are readable (see
+ * {@link waitForLog}).
+ */
+export async function appendEvents<Tx>(
+  store: EventStore<Tx>,
+  specs: readonly StreamSpec[],
+  chunk = 3,
+): Promise<void> {
+  const remaining = specs.map((spec) => ({
+    stream: uniqueStream('agg', {
+      ...(spec.boundedContext === undefined ? {} : { boundedContext: spec.boundedContext }),
+      ...(spec.aggregateType === undefined ? {} : { aggregateType: spec.aggregateType }),
+      ...(spec.aggregateId === undefined ? {} : { aggregateId: spec.aggregateId }),
+    }),
+    left: spec.count,
+    next: 1,
+  }));
+  let lastEventId: string | undefined;
+  let pending = true;
+  while (pending) {
+    pending = false;
+    for (const entry of remaining) {
+      if (entry.left === 0) continue;
+      const n = Math.min(chunk, entry.left);
+      const events = Array.from({ length: n }, () =>
+        makeEvent(entry.stream, { payload: { n: entry.next++ } }),
+      );
+      const result = await appendInTransaction(store, ExpectedVersion.any(), events);
+      lastEventId = result.events[result.events.length - 1]?.eventId;
+      entry.left -= n;
+      pending ||= entry.left > 0;
+    }
   }
+  // The last append is readable only once every earlier one is.
+  if (lastEventId !== undefined) await waitForLog(store, [lastEventId]);
 }
 
 /**
@@ -277,11 +460,17 @@ export async function assertNothingWritten(
   assert.deepEqual(versionsAfter, versionsBefore, 'a failed call must not change a stream');
 }
 
-/** Releases a store: the harness's `cleanup` when it gave one, otherwise `store.close()`. */
-export async function releaseStore(subject: ConformanceStore | undefined): Promise<void> {
-  if (subject === undefined) return;
-  if (subject.cleanup) await subject.cleanup();
-  else await subject.store.close();
+/**
+ * Creates a store for the running test with `harness.createStore(options)`. The test releases it
+ * itself (see {@link withFreshStore}); if the test runs out of time first, the suite does.
+ */
+export async function createTestStore(
+  harness: ConformanceHarness,
+  options?: EventStoreOptions,
+): Promise<ConformanceStore> {
+  const subject = await harness.createStore(options);
+  trackStore(subject);
+  return subject;
 }
 
 /**
@@ -289,7 +478,7 @@ export async function releaseStore(subject: ConformanceStore | undefined): Promi
  * getter for the tests. Tests using it isolate themselves by stream id.
  */
 export function useGroupStore(
-  api: ConformanceTestApi,
+  api: LimitedTestApi,
   harness: ConformanceHarness,
   options?: EventStoreOptions,
 ): () => ConformanceStore {
@@ -300,7 +489,7 @@ export function useGroupStore(
   api.afterAll(async () => {
     const current = subject;
     subject = undefined;
-    await releaseStore(current);
+    await releaseStore(current, harness);
   });
   return () => {
     assert.ok(subject, 'the group store was not created (did beforeAll fail?)');
@@ -314,11 +503,11 @@ export async function withFreshStore<T>(
   fn: (subject: ConformanceStore) => Promise<T>,
   options?: EventStoreOptions,
 ): Promise<T> {
-  const subject = await harness.createStore(options);
+  const subject = await createTestStore(harness, options);
   try {
     return await fn(subject);
   } finally {
-    await releaseStore(subject);
+    await releaseStore(subject, harness);
   }
 }
 
@@ -327,19 +516,44 @@ export async function withFreshStore<T>(
  * `<name> — skipped: <reason>`, so an unsupported capability is visible, never a silent pass.
  */
 export function itIf(
-  api: ConformanceTestApi,
+  api: LimitedTestApi,
   supported: boolean,
   name: string,
   reason: string,
   fn: TestFn,
+  options?: TestLimitOptions,
 ): void {
-  if (supported) api.it(name, fn);
+  if (supported) api.it(name, fn, options);
   else api.it.skip(`${name} — skipped: ${reason}`, fn);
 }
 
 /** Whether the harness's store can hold two transactions open at once (default true). */
 export function supportsConcurrentTransactions(harness: ConformanceHarness): boolean {
   return harness.capabilities?.concurrentTransactions ?? true;
+}
+
+/** The reason of tests skipped because the store queues its transactions. */
+export const QUEUED_TRANSACTIONS_REASON =
+  'the store queues transactions (capabilities.concurrentTransactions: false)';
+
+/** Whether the harness's store has a `waitForEvents` that wakes on commits (default true). */
+export function supportsWaitForEvents(harness: ConformanceHarness): boolean {
+  return harness.capabilities?.waitForEvents ?? true;
+}
+
+/** The reason of tests skipped because the store has no `waitForEvents`. */
+export const NO_WAIT_FOR_EVENTS_REASON = 'the harness declares capabilities.waitForEvents: false';
+
+/** The store's `waitForEvents`, bound; fails the test when the store has none. */
+export function requireWaitForEvents(
+  store: EventStore<any>,
+): NonNullable<EventStore['waitForEvents']> {
+  assert.equal(
+    typeof store.waitForEvents,
+    'function',
+    'the store has no waitForEvents: declare capabilities.waitForEvents: false in the harness',
+  );
+  return store.waitForEvents!.bind(store);
 }
 
 /** Asserts that `values` are strictly increasing as plain strings (checkpoint order). */

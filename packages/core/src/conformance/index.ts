@@ -1,15 +1,19 @@
 import { describeAppendConformance } from './groups/append.js';
 import { describeBadInputConformance } from './groups/bad-input.js';
 import { describeCheckpointConformance } from './groups/checkpoints.js';
+import { describeCloseConformance } from './groups/close.js';
 import { describeConcurrencyConformance } from './groups/concurrency.js';
 import { describeConfigConformance } from './groups/config.js';
+import { describeErrorContractConformance } from './groups/error-contract.js';
 import { describeExpectedVersionConformance } from './groups/expected-version.js';
+import { describeNestedTransactionConformance } from './groups/nested-transactions.js';
 import { describeOrderingConformance } from './groups/ordering.js';
 import { describePayloadConformance } from './groups/payloads.js';
 import { describeReadAggregateStreamConformance } from './groups/read-aggregate-stream.js';
 import { describeReadEventsConformance } from './groups/read-events.js';
 import { describeStreamIdentityConformance } from './groups/stream-identity.js';
 import { describeTransactionConformance } from './groups/transactions.js';
+import { describeWaitForEventsConformance } from './groups/wait-for-events.js';
 import { describeProjectionConformance } from './projections/index.js';
 import type { ConformanceHarness, ConformanceTestApi } from './types.js';
 
@@ -56,9 +60,13 @@ export function describeEventStoreConformance(
     describeReadEventsConformance(testApi, harness);
     describeOrderingConformance(testApi, harness);
     describeTransactionConformance(testApi, harness);
+    describeNestedTransactionConformance(testApi, harness);
     describeCheckpointConformance(testApi, harness);
     describePayloadConformance(testApi, harness);
     describeBadInputConformance(testApi, harness);
+    describeErrorContractConformance(testApi, harness);
+    describeWaitForEventsConformance(testApi, harness);
+    describeCloseConformance(testApi, harness);
     describeConfigConformance(testApi, harness);
     describeProjectionConformance(testApi, harness);
   });
@@ -67,15 +75,19 @@ export function describeEventStoreConformance(
 export { describeAppendConformance } from './groups/append.js';
 export { describeBadInputConformance } from './groups/bad-input.js';
 export { describeCheckpointConformance } from './groups/checkpoints.js';
+export { describeCloseConformance } from './groups/close.js';
 export { describeConcurrencyConformance } from './groups/concurrency.js';
 export { CUSTOM_TABLE_NAMES, describeConfigConformance } from './groups/config.js';
+export { describeErrorContractConformance } from './groups/error-contract.js';
 export { describeExpectedVersionConformance } from './groups/expected-version.js';
+export { describeNestedTransactionConformance } from './groups/nested-transactions.js';
 export { describeOrderingConformance } from './groups/ordering.js';
 export { describePayloadConformance } from './groups/payloads.js';
 export { describeReadAggregateStreamConformance } from './groups/read-aggregate-stream.js';
 export { describeReadEventsConformance } from './groups/read-events.js';
 export { describeStreamIdentityConformance } from './groups/stream-identity.js';
 export { describeTransactionConformance } from './groups/transactions.js';
+export { describeWaitForEventsConformance } from './groups/wait-for-events.js';
 export {
   assertNothingWritten,
   assertRejectsWith,
@@ -108,6 +120,7 @@ export {
   runProjectionCrashScenario,
   runProjectionCrashWorker,
 } from './projections/index.js';
+export { DEFAULT_TEST_TIMEOUT_MS } from './time-limits.js';
 export type {
   ConformanceCapabilities,
   ConformanceHarness,

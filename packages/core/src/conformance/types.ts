@@ -49,7 +49,8 @@ export interface ConformanceCapabilities {
   /**
    * Two transactions of the store can be open at the same time (PostgreSQL, MySQL). When false,
    * the store queues transactions (SQLite, in-memory) and the tests that hold one transaction
-   * open while another commits are skipped with that reason.
+   * open while another one runs are skipped with that reason. Declaring `true` (or nothing) for
+   * a store that queues makes those tests fail after a few seconds with a message saying so.
    * @default true
    */
   concurrentTransactions?: boolean;
@@ -60,7 +61,8 @@ export interface ConformanceCapabilities {
   crashRecovery?: boolean;
   /**
    * The store implements `waitForEvents`, and a wait resolves soon after an append through the
-   * same store commits. When false, the projection wake-up tests are skipped with that reason.
+   * same store commits. When false, the tests of `waitForEvents` (wake-up, bad input, huge
+   * timeouts, waits ended by `close()`) are skipped with that reason.
    * @default true
    */
   waitForEvents?: boolean;
@@ -79,6 +81,16 @@ export interface ConformanceHarness<Tx = any> {
   createStore(options?: EventStoreOptions): Promise<ConformanceStore<Tx>>;
   /** @default {} */
   capabilities?: ConformanceCapabilities;
+  /**
+   * Time limit of each conformance test and hook, in milliseconds, kept by the suite's own timer
+   * (whatever the runner's timeout): a test that runs longer fails with a message naming the
+   * likely cause (such as a store that queues transactions without declaring
+   * `capabilities.concurrentTransactions: false`), the stores it created are released, and the
+   * run goes on. Give the runner's own per-test timeout a larger value (vitest's `testTimeout`).
+   * The crash-recovery test gets four times this limit.
+   * @default 30000
+   */
+  testTimeoutMs?: number;
   /**
    * The command that starts a crash-test worker on the database of `subject`, a store this
    * harness created: a program that opens that same database and calls

@@ -18,6 +18,7 @@ import {
   useGroupStore,
   waitForLog,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /** Checks every field of a persisted event has the type the contract promises. */
@@ -77,9 +78,10 @@ function assertResultConsistent(result: AppendResult, stream: StreamRef, fromVer
  * atomicity of a multi-event call, and the round trip of timestamps and every optional field.
  */
 export function describeAppendConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('append', () => {
     const subject = useGroupStore(api, harness);
 

@@ -20,6 +20,7 @@ import {
   uniqueStream,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceStore, ConformanceTestApi } from '../types.js';
 
 /** Something that is not what the type says, on purpose. */
@@ -69,9 +70,10 @@ async function expectInvalidEvent(
  * the harness has no inspector).
  */
 export function describeBadInputConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('bad input', () => {
     const subject = useGroupStore(api, harness);
 

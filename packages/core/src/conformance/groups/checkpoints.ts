@@ -19,6 +19,7 @@ import {
   uniqueStream,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 type Untyped = any;
@@ -42,9 +43,10 @@ class RollbackSignal extends Error {
  * saved.
  */
 export function describeCheckpointConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('checkpoints', () => {
     const subject = useGroupStore(api, harness);
 

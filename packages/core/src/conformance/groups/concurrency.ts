@@ -14,6 +14,7 @@ import {
   useGroupStore,
   waitForLog,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /** Number of concurrent appenders in each test. */
@@ -30,9 +31,10 @@ function settle<T>(promises: Promise<T>[]) {
  * versions; losers leave no trace.
  */
 export function describeConcurrencyConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('concurrency', () => {
     const subject = useGroupStore(api, harness);
 

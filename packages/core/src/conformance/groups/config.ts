@@ -7,6 +7,7 @@ import {
   appendInTransaction,
   assertRejectsWith,
   assertRowsAdded,
+  createTestStore,
   makeEvents,
   readStream,
   releaseStore,
@@ -16,6 +17,7 @@ import {
   waitForLog,
   withFreshStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /** Custom table names of the end-to-end test. */
@@ -52,7 +54,7 @@ async function expectConfigRejected(
   option?: string,
 ): Promise<void> {
   let created: Awaited<ReturnType<ConformanceHarness['createStore']>> | undefined;
-  const attempt = harness.createStore(options).then((subject) => {
+  const attempt = createTestStore(harness, options).then((subject) => {
     created = subject;
     return subject;
   });
@@ -64,7 +66,7 @@ async function expectConfigRejected(
       option === undefined ? undefined : { option },
     );
   } finally {
-    await releaseStore(created);
+    await releaseStore(created, harness);
   }
 }
 
@@ -76,9 +78,10 @@ async function expectConfigRejected(
  * created with.
  */
 export function describeConfigConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('configuration', () => {
     for (const key of ['events', 'aggregateHeads', 'checkpoints'] as const) {
       api.it(`invalid tables.${key} names → InvalidConfigError`, async () => {

@@ -12,6 +12,7 @@ import {
   uniqueStream,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceStore, ConformanceTestApi } from '../types.js';
 
 /** Version an existing stream is brought to before each "existing stream" case. */
@@ -93,9 +94,10 @@ async function checkCase(
  * `exact(0)`, and the fields of {@link OptimisticConcurrencyError}.
  */
 export function describeExpectedVersionConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('expected version', () => {
     const subject = useGroupStore(api, harness);
 

@@ -8,12 +8,14 @@ import {
   deferred,
   itIf,
   makeEvent,
+  QUEUED_TRANSACTIONS_REASON,
   readWholeLog,
   sleep,
   supportsConcurrentTransactions,
   uniqueStream,
   withFreshStore,
 } from '../helpers.js';
+import { limitTime, promptLimit, QUEUED_TRANSACTIONS_HINT, withinTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /** How long the slow committer waits between its append and its commit. */
@@ -97,6 +99,23 @@ class TailingReader {
   savedCheckpoint(): Promise<string | null> {
     return this.store.transaction((tx) => this.store.getCheckpoint(tx, this.name));
   }
+}
+
+/**
+ * Reads a page while a writing transaction of the same store is open. A store that queues its
+ * transactions never starts the read: that fails within seconds, saying which capability to
+ * declare, instead of hanging until the runner's timeout.
+ */
+async function readWhileAnotherIsOpen(
+  reader: TailingReader,
+  harness: ConformanceHarness,
+): Promise<void> {
+  const limit = promptLimit(harness);
+  await withinTime(
+    reader.readPage(),
+    limit,
+    `a transaction did not complete within ${limit} ms while another transaction of the store was open. ${QUEUED_TRANSACTIONS_HINT}`,
+  );
 }
 
 interface Scenario {
@@ -204,9 +223,10 @@ async function runTailingScenario(store: EventStore<any>, scenario: Scenario): P
  * transaction open while the reader reads need `capabilities.concurrentTransactions`.
  */
 export function describeOrderingConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('ordering guarantee', () => {
     api.it('a tailing reader sees every event of concurrent writers exactly once', async () => {
       await withFreshStore(harness, (subject) =>
@@ -256,13 +276,12 @@ export function describeOrderingConformance(
     });
 
     const concurrent = supportsConcurrentTransactions(harness);
-    const reason = 'the store queues transactions (capabilities.concurrentTransactions: false)';
 
     itIf(
       api,
       concurrent,
       'an event committed late by an earlier transaction never lands behind a passed checkpoint',
-      reason,
+      QUEUED_TRANSACTIONS_REASON,
       async () => {
         await withFreshStore(harness, async ({ store }) => {
           const slowAppended = deferred();
@@ -287,8 +306,11 @@ export function describeOrderingConformance(
           );
           await Promise.race([fastOutcome, sleep(200)]);
           const reader = new TailingReader(store);
-          await reader.readPage();
-          releaseSlow.resolve();
+          try {
+            await readWhileAnotherIsOpen(reader, harness);
+          } finally {
+            releaseSlow.resolve();
+          }
           const [slowResult, fastResult] = await Promise.all([slow, fast]);
           const expected = [slowResult.events[0]!.eventId, fastResult.events[0]!.eventId];
           await reader.tailUntil(() => expected);
@@ -307,7 +329,7 @@ export function describeOrderingConformance(
       api,
       concurrent,
       'a transaction rolled back while others commit never shows up and never stalls the reader',
-      reason,
+      QUEUED_TRANSACTIONS_REASON,
       async () => {
         await withFreshStore(harness, async ({ store }) => {
           const appended = deferred();
@@ -337,8 +359,11 @@ export function describeOrderingConformance(
           );
           await Promise.race([fastOutcome, sleep(200)]);
           const reader = new TailingReader(store);
-          await reader.readPage();
-          release.resolve();
+          try {
+            await readWhileAnotherIsOpen(reader, harness);
+          } finally {
+            release.resolve();
+          }
           assert.ok((await doomed) instanceof IntendedRollback);
           const survivor = await fast;
           await reader.tailUntil(() => [survivor.events[0]!.eventId]);

@@ -11,6 +11,7 @@ import {
   useGroupStore,
   waitForLog,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 const MIB = 1024 * 1024;
@@ -46,9 +47,10 @@ async function readBothWays(
  * 1 MiB payload, and the bytes serializer passing bytes through exactly.
  */
 export function describePayloadConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('payloads', () => {
     api.describe('JSON (default serializer)', () => {
       const subject = useGroupStore(api, harness);

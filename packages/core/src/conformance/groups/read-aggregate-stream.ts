@@ -8,6 +8,7 @@ import {
   uniqueStream,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /**
@@ -15,9 +16,10 @@ import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
  * an empty or missing stream (version 0, `isEmpty`), and version order.
  */
 export function describeReadAggregateStreamConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('readAggregateStream', () => {
     const subject = useGroupStore(api, harness);
 

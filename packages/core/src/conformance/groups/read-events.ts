@@ -11,6 +11,7 @@ import {
   waitForLog,
   withFreshStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /** Appends `count` single-event appends over three streams, one transaction each. */
@@ -37,9 +38,10 @@ function ids(events: readonly PersistedEvent[]): string[] {
  * a store of its own, since it reads the whole log.
  */
 export function describeReadEventsConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('readEvents', () => {
     api.it('an empty log reads as an empty page', async () => {
       await withFreshStore(harness, async ({ store }) => {

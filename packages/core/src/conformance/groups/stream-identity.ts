@@ -10,6 +10,7 @@ import {
   uniqueId,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 /**
@@ -18,9 +19,10 @@ import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
  * valid aggregate id.
  */
 export function describeStreamIdentityConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('stream identity', () => {
     const subject = useGroupStore(api, harness);
 

@@ -9,6 +9,7 @@ import {
   uniqueStream,
   useGroupStore,
 } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 
 class CallerFailure extends Error {
@@ -24,9 +25,10 @@ class CallerFailure extends Error {
  * transaction see its own appends.
  */
 export function describeTransactionConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('transactions', () => {
     const subject = useGroupStore(api, harness);
 

@@ -5,16 +5,20 @@ import { createInterface } from 'node:readline';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import type { Projection } from '../../projection/types.js';
 import type { EventStore, PersistedEvent } from '../../types.js';
-import { itIf, withFreshStore } from '../helpers.js';
-import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import {
   appendEvents,
-  assertConsistentWithCheckpoint,
-  CheckpointTableReadModel,
-  delay,
+  itIf,
   readCheckpoint,
-  readLog,
-} from './support.js';
+  readWholeLog,
+  sleep,
+  withFreshStore,
+} from '../helpers.js';
+import { limitTime, testTimeLimit } from '../time-limits.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { assertConsistentWithCheckpoint, CheckpointTableReadModel } from './support.js';
+
+/** The crash test may take this many times the harness's time limit (it has four phases). */
+const CRASH_TEST_LIMIT_FACTOR = 4;
 
 /** Prefix of every line the crash worker writes to stdout. */
 const LINE_PREFIX = 'pup-crash ';
@@ -134,7 +138,7 @@ export async function runProjectionCrashScenario(
     );
 
   await appendEvents(store, streamsFor(first), 7);
-  let events = await readLog(store);
+  let events = await readWholeLog(store);
   log(`appended ${events.length} events`);
 
   // 1. Killed while a handler hangs in its second batch: one batch committed, half a batch not.
@@ -178,7 +182,7 @@ export async function runProjectionCrashScenario(
 
   // 3. More events while no worker runs; a restart finishes and stops cleanly.
   await appendEvents(store, streamsFor(total - first), 5);
-  events = await readLog(store);
+  events = await readWholeLog(store);
   const last = events.at(-1)!.checkpoint;
   const finisher = await start({});
   try {
@@ -189,7 +193,7 @@ export async function runProjectionCrashScenario(
         Date.now() < deadline,
         `the restarted worker did not catch up${finisher.describe()}`,
       );
-      await delay(25);
+      await sleep(25);
     }
     const exit = await finisher.kill('SIGTERM', timeoutMs);
     assert.equal(exit.code, 0, `the worker exits with 0 after SIGTERM${finisher.describe()}`);
@@ -358,7 +362,7 @@ export async function runProjectionCrashWorker(
         // Hang inside the batch, its transaction open, until the driver kills the process.
         await new Promise(() => setInterval(() => {}, 60_000));
       }
-      if (eventDelayMs > 0) await delay(eventDelayMs);
+      if (eventDelayMs > 0) await sleep(eventDelayMs);
     },
   };
   const controller = new AbortController();
@@ -383,9 +387,10 @@ export async function runProjectionCrashWorker(
  * harness declares `capabilities.crashRecovery` and provides `crashWorker`.
  */
 export function describeProjectionCrashConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   const supported =
     harness.capabilities?.crashRecovery === true && typeof harness.crashWorker === 'function';
   api.describe('projections: crash recovery', () => {
@@ -397,9 +402,14 @@ export function describeProjectionCrashConformance(
       () =>
         withFreshStore(harness, async (subject) => {
           const worker = await harness.crashWorker!(subject);
-          const report = await runProjectionCrashScenario({ store: subject.store, worker });
+          const report = await runProjectionCrashScenario({
+            store: subject.store,
+            worker,
+            phaseTimeoutMs: testTimeLimit(harness),
+          });
           assert.equal(report.crashes.length, 2);
         }),
+      { factor: CRASH_TEST_LIMIT_FACTOR },
     );
   });
 }

@@ -2,15 +2,19 @@ import assert from 'node:assert/strict';
 import { ProjectionError } from '../../errors.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import type { Projection } from '../../projection/types.js';
-import { assertRejectsWith, withFreshStore } from '../helpers.js';
+import {
+  appendEvents,
+  assertRejectsWith,
+  readCheckpoint,
+  readWholeLog,
+  withFreshStore,
+} from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { TEST_POLL_INTERVAL_MS } from './processing.js';
 import {
-  appendEvents,
   assertConsistentWithCheckpoint,
   CheckpointTableReadModel,
-  readCheckpoint,
-  readLog,
   recordingProjection,
   runUntilCaughtUp,
 } from './support.js';
@@ -22,14 +26,15 @@ import {
  * work exactly once.
  */
 export function describeProjectionFailureConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('projections: failures and stops', () => {
     api.it('a failing handler rolls back its batch: checkpoint and read model unchanged', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 5 }, { count: 5 }]);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const readModel = new CheckpointTableReadModel(store);
         const boom = new Error('read model rejected the event');
         const projection = recordingProjection(readModel, {
@@ -72,7 +77,7 @@ export function describeProjectionFailureConformance(
     api.it('an abort in the middle of a batch rolls that batch back; a restart redoes it', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 20 }, { count: 20 }], 4);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const readModel = new CheckpointTableReadModel(store);
         const controller = new AbortController();
         const calls: string[] = [];
@@ -111,7 +116,7 @@ export function describeProjectionFailureConformance(
     api.it('a handler that throws because of the abort rolls back its batch; run resolves', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 15 }, { count: 10 }], 5);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const readModel = new CheckpointTableReadModel(store);
         const controller = new AbortController();
         const projection = recordingProjection(readModel, {

@@ -2,18 +2,17 @@ import assert from 'node:assert/strict';
 import { fnv1a32 } from '../../projection/partition.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import { runProjectionPartitions, runProjections } from '../../projection/runner.js';
-import { withFreshStore } from '../helpers.js';
-import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
-import { TEST_POLL_INTERVAL_MS } from './processing.js';
 import {
   appendEvents,
-  CheckpointTableReadModel,
   readCheckpoint,
-  readLog,
-  recordingProjection,
-  runUntilCheckpoints,
+  readWholeLog,
   type StreamSpec,
-} from './support.js';
+  withFreshStore,
+} from '../helpers.js';
+import { limitTime } from '../time-limits.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { TEST_POLL_INTERVAL_MS } from './processing.js';
+import { CheckpointTableReadModel, recordingProjection, runUntilCheckpoints } from './support.js';
 
 /** Streams of varied ids (UUID-like, emails, non-ASCII) with a few events each. */
 function partitionedStreams(): StreamSpec[] {
@@ -35,14 +34,15 @@ function partitionedStreams(): StreamSpec[] {
  * checkpoint `<name>_p<key>`.
  */
 export function describeProjectionPartitionConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('projections: partitions', () => {
     api.it('runProjectionPartitions covers every event exactly once', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, partitionedStreams(), 2);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const readModel = new CheckpointTableReadModel(store);
         const projection = recordingProjection(readModel);
         const names = [0, 1, 2].map((key) => `${projection.name}_p${key}`);
@@ -72,7 +72,7 @@ export function describeProjectionPartitionConformance(
     api.it('each partition handles exactly the aggregates the FNV-1a hash assigns it', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, partitionedStreams(), 3);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const total = 4;
         const readModel = new CheckpointTableReadModel(store);
         const name = `partitioned-${readModel.prefix}`;

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { ProjectionProcessor } from '../../projection/processor.js';
-import { withFreshStore } from '../helpers.js';
-import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import {
   appendEvents,
-  CheckpointTableReadModel,
-  delay,
   readCheckpoint,
-  readLog,
-  recordingProjection,
-  runUntilCaughtUp,
+  readWholeLog,
+  sleep,
   waitUntil,
-} from './support.js';
+  withFreshStore,
+} from '../helpers.js';
+import { limitTime } from '../time-limits.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { CheckpointTableReadModel, recordingProjection, runUntilCaughtUp } from './support.js';
 
 /** Poll interval of the suite's processors: short, so tests that wait for events stay quick. */
 export const TEST_POLL_INTERVAL_MS = 20;
@@ -22,14 +21,15 @@ export const TEST_POLL_INTERVAL_MS = 20;
  * once, a restarted projection resumes after its checkpoint, and a stop is prompt.
  */
 export function describeProjectionProcessingConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('projections: processing', () => {
     api.it('applies each event exactly once through the batch transaction, in log order', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 10 }, { count: 10 }, { count: 10 }]);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         assert.equal(log.length, 30);
         const readModel = new CheckpointTableReadModel(store);
         const projection = recordingProjection(readModel);
@@ -57,7 +57,7 @@ export function describeProjectionProcessingConformance(
     api.it('resumes after a stop from its checkpoint, handling only newer events', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 7 }, { count: 5 }]);
-        const first = await readLog(store);
+        const first = await readWholeLog(store);
         const readModel = new CheckpointTableReadModel(store);
         const before = recordingProjection(readModel);
         const config = { batchSize: 4, pollIntervalMs: TEST_POLL_INTERVAL_MS };
@@ -68,7 +68,7 @@ export function describeProjectionProcessingConformance(
         );
 
         await appendEvents(store, [{ count: 6 }, { count: 3 }]);
-        const all = await readLog(store);
+        const all = await readWholeLog(store);
         assert.equal(all.length, 21);
         const after = recordingProjection(readModel, { name: before.name });
         await runUntilCaughtUp(
@@ -99,7 +99,7 @@ export function describeProjectionProcessingConformance(
     api.it('stops promptly while waiting for new events', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 2 }]);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const projection = recordingProjection(new CheckpointTableReadModel(store));
         const processor = new ProjectionProcessor(store, { pollIntervalMs: 60_000 });
         const controller = new AbortController();
@@ -111,7 +111,7 @@ export function describeProjectionProcessingConformance(
             'the projection did not catch up',
             { stopped: running },
           );
-          await delay(50);
+          await sleep(50);
         } finally {
           stoppedAt = Date.now();
           controller.abort();

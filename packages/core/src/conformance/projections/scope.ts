@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import { runProjections } from '../../projection/runner.js';
-import { withFreshStore } from '../helpers.js';
+import { appendEvents, readCheckpoint, readWholeLog, withFreshStore } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { TEST_POLL_INTERVAL_MS } from './processing.js';
-import {
-  appendEvents,
-  CheckpointTableReadModel,
-  readCheckpoint,
-  readLog,
-  recordingProjection,
-  runUntilCheckpoints,
-} from './support.js';
+import { CheckpointTableReadModel, recordingProjection, runUntilCheckpoints } from './support.js';
 
 /**
  * Registers the scoped projections group: a projection limited to aggregate types and/or bounded
@@ -19,9 +13,10 @@ import {
  * checkpoint (the log here ends with an event outside every scope).
  */
 export function describeProjectionScopeConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('projections: scope', () => {
     api.it(
       'hands only in-scope events to handle; skipped events still advance the checkpoint',
@@ -36,7 +31,7 @@ export function describeProjectionScopeConformance(
           await appendEvents(store, [
             { boundedContext: 'shipping', aggregateType: 'Parcel', count: 2 },
           ]);
-          const log = await readLog(store);
+          const log = await readWholeLog(store);
           const last = log.at(-1)!;
           assert.equal(last.boundedContext, 'shipping', 'the log ends out of every scope');
 

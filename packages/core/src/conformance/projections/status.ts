@@ -3,14 +3,12 @@ import { ProjectionProcessor } from '../../projection/processor.js';
 import { runProjectionPartitions } from '../../projection/runner.js';
 import { getProjectionStatus, type ProjectionStatus } from '../../projection/status.js';
 import type { EventStore } from '../../types.js';
-import { withFreshStore } from '../helpers.js';
+import { appendEvents, delegatingStore, readWholeLog, withFreshStore } from '../helpers.js';
+import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { TEST_POLL_INTERVAL_MS } from './processing.js';
 import {
-  appendEvents,
   CheckpointTableReadModel,
-  delegatingStore,
-  readLog,
   recordingProjection,
   runUntilCaughtUp,
   runUntilCheckpoints,
@@ -33,9 +31,10 @@ function comparable(status: ProjectionStatus) {
  * through the fallback count, for plain and partitioned projections.
  */
 export function describeProjectionStatusConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
+  const api = limitTime(testApi, harness);
   api.describe('projections: status', () => {
     api.it('reports checkpoint, newest event and events behind as the projection advances', () =>
       withFreshStore(harness, async ({ store }) => {
@@ -54,7 +53,7 @@ export function describeProjectionStatusConformance(
         assert.equal(empty.headPosition, null, 'an empty log has no head');
 
         await appendEvents(store, [{ count: 6 }, { count: 6 }]);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const last = log.at(-1)!;
         const before = await getProjectionStatus(store, projection.name);
         assert.equal(before.checkpoint, null);
@@ -77,7 +76,7 @@ export function describeProjectionStatusConformance(
         const behind = await getProjectionStatus(store, projection.name);
         assert.equal(behind.checkpoint, last.checkpoint);
         assert.equal(behind.eventsBehind, 3);
-        assert.equal(behind.headPosition, (await readLog(store)).at(-1)!.globalPosition);
+        assert.equal(behind.headPosition, (await readWholeLog(store)).at(-1)!.globalPosition);
         assert.deepEqual(
           comparable(await getProjectionStatus(withoutLogStatus(store), projection.name)),
           comparable(behind),
@@ -89,7 +88,7 @@ export function describeProjectionStatusConformance(
     api.it('reports every partition of a partitioned projection', () =>
       withFreshStore(harness, async ({ store }) => {
         await appendEvents(store, [{ count: 4 }, { count: 4 }, { count: 4 }]);
-        const log = await readLog(store);
+        const log = await readWholeLog(store);
         const projection = recordingProjection(new CheckpointTableReadModel(store));
         await runUntilCheckpoints(
           (signal) =>

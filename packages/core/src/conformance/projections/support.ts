@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { compareCheckpoints } from '../../checkpoint.js';
-import { ExpectedVersion } from '../../expected-version.js';
 import type { ProjectionProcessor } from '../../projection/processor.js';
 import type { Projection, ProjectionContext } from '../../projection/types.js';
-import type { Checkpoint, EventStore, NewEvent, PersistedEvent } from '../../types.js';
+import type { Checkpoint, EventStore, PersistedEvent } from '../../types.js';
+import { readCheckpoint, waitUntil } from '../helpers.js';
 
 /**
  * A read model the suite can write in a projection's transaction with nothing but the store
@@ -70,127 +70,6 @@ export class CheckpointTableReadModel<Tx = any> {
         `${what}: event at global position ${event.globalPosition} applied ${count === 2 ? 'more than once' : `${count} time(s)`}, expected ${want}`,
       );
     }
-  }
-}
-
-/** One stream's worth of events to append with {@link appendEvents}. */
-export interface StreamSpec {
-  boundedContext?: string;
-  aggregateType?: string;
-  aggregateId?: string;
-  /** How many events to append to the stream. */
-  count: number;
-}
-
-/**
- * Appends the events of `specs`, interleaving the streams round-robin in chunks of `chunk` events,
- * one transaction per chunk, and returns once all of them are readable.
- *
- * A store may hold committed events back from readers for a while (PostgreSQL does while an older
- * transaction is still open anywhere on the server), so the suite never assumes an append is
- * readable the moment it commits.
- */
-export async function appendEvents<Tx>(
-  store: EventStore<Tx>,
-  specs: readonly StreamSpec[],
-  chunk = 3,
-): Promise<void> {
-  const remaining = specs.map((spec) => ({
-    stream: {
-      boundedContext: spec.boundedContext ?? 'conformance',
-      aggregateType: spec.aggregateType ?? 'Widget',
-      aggregateId: spec.aggregateId ?? `agg-${randomUUID()}`,
-    },
-    left: spec.count,
-    next: 1,
-  }));
-  let lastEventId: string | undefined;
-  let pending = true;
-  while (pending) {
-    pending = false;
-    for (const entry of remaining) {
-      if (entry.left === 0) continue;
-      const n = Math.min(chunk, entry.left);
-      const events: NewEvent[] = [];
-      for (let i = 0; i < n; i++) {
-        events.push({ ...entry.stream, eventType: 'WidgetChanged', payload: { n: entry.next++ } });
-      }
-      const result = await store.transaction((tx) =>
-        store.append(tx, ExpectedVersion.any(), events),
-      );
-      lastEventId = result.events[result.events.length - 1]?.eventId;
-      entry.left -= n;
-      pending ||= entry.left > 0;
-    }
-  }
-  if (lastEventId === undefined) return;
-  // The last append is readable only once every earlier one is.
-  await waitUntil(
-    async () => (await readLog(store)).some((e) => e.eventId === lastEventId),
-    'the appended events did not become readable (is a transaction left open on the database?)',
-    { timeoutMs: 60_000, everyMs: 20 },
-  );
-}
-
-/** Reads the whole log in one transaction, page by page. */
-export function readLog<Tx>(store: EventStore<Tx>): Promise<PersistedEvent[]> {
-  return store.transaction(async (tx) => {
-    const all: PersistedEvent[] = [];
-    let after: Checkpoint | null = null;
-    for (;;) {
-      const page = await store.readEvents(tx, { after, limit: 500 });
-      for (const event of page) all.push(event);
-      if (page.length < 500) return all;
-      after = page[page.length - 1]!.checkpoint;
-    }
-  });
-}
-
-/** Reads one checkpoint in a transaction of its own. */
-export function readCheckpoint<Tx>(
-  store: EventStore<Tx>,
-  name: string,
-): Promise<Checkpoint | null> {
-  return store.transaction((tx) => store.getCheckpoint(tx, name));
-}
-
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `condition` every `everyMs` until it holds; fails the test after `timeoutMs` with
- * `message`. Stops early, failing, when `stopped` settles first (a run that ended too soon).
- */
-export async function waitUntil(
-  condition: () => Promise<boolean> | boolean,
-  message: string,
-  {
-    timeoutMs = 20_000,
-    everyMs = 10,
-    stopped,
-  }: {
-    timeoutMs?: number;
-    everyMs?: number;
-    stopped?: Promise<unknown>;
-  } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let ended: string | undefined;
-  stopped?.then(
-    () => {
-      ended = 'resolved';
-    },
-    (error: unknown) => {
-      ended = `rejected: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
-    },
-  );
-  for (;;) {
-    if (await condition()) return;
-    if (ended !== undefined) assert.fail(`${message}: the run ${ended} first`);
-    if (Date.now() > deadline) assert.fail(`${message}: timed out after ${timeoutMs} ms`);
-    await delay(everyMs);
   }
 }
 
@@ -272,37 +151,6 @@ export function recordingProjection<Tx>(
       await readModel.apply(context.tx, event);
     },
   };
-}
-
-/**
- * A store object that forwards every contract method to `store` (bound to it), with `overrides`
- * replacing or removing (`undefined`) some of them. Lets a test observe or hide a method.
- */
-export function delegatingStore<Tx>(
-  store: EventStore<Tx>,
-  overrides: Partial<Pick<EventStore<Tx>, 'waitForEvents' | 'getLogStatus'>> = {},
-): EventStore<Tx> {
-  const delegate: EventStore<Tx> = {
-    transaction: (fn) => store.transaction(fn),
-    append: (tx, expected, events) => store.append(tx, expected, events),
-    readEvents: (tx, options) => store.readEvents(tx, options),
-    readAggregateStream: (tx, stream, range) => store.readAggregateStream(tx, stream, range),
-    getCheckpoint: (tx, name) => store.getCheckpoint(tx, name),
-    saveCheckpoint: (tx, name, checkpoint) => store.saveCheckpoint(tx, name, checkpoint),
-    migrate: () => store.migrate(),
-    close: () => store.close(),
-  };
-  if (typeof store.waitForEvents === 'function') {
-    delegate.waitForEvents = store.waitForEvents.bind(store);
-  }
-  if (typeof store.getLogStatus === 'function') {
-    delegate.getLogStatus = store.getLogStatus.bind(store);
-  }
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete (delegate as unknown as Record<string, unknown>)[key];
-    else (delegate as unknown as Record<string, unknown>)[key] = value;
-  }
-  return delegate;
 }
 
 /**

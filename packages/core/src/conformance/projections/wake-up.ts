@@ -2,27 +2,20 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ExpectedVersion } from '../../expected-version.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
-import type { EventStore, WaitForEventsOptions } from '../../types.js';
-import { itIf, withFreshStore } from '../helpers.js';
-import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import type { WaitForEventsOptions } from '../../types.js';
 import {
-  CheckpointTableReadModel,
-  delay,
   delegatingStore,
-  recordingProjection,
+  itIf,
+  NO_WAIT_FOR_EVENTS_REASON,
+  requireWaitForEvents,
+  sleep,
+  supportsWaitForEvents,
   waitUntil,
-} from './support.js';
-
-const NO_WAIT_REASON = 'the harness declares capabilities.waitForEvents: false';
-
-function requireWaitForEvents(store: EventStore<any>): NonNullable<EventStore['waitForEvents']> {
-  assert.equal(
-    typeof store.waitForEvents,
-    'function',
-    'the store has no waitForEvents: declare capabilities.waitForEvents: false in the harness',
-  );
-  return store.waitForEvents!.bind(store);
-}
+  withFreshStore,
+} from '../helpers.js';
+import { limitTime } from '../time-limits.js';
+import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
+import { CheckpointTableReadModel, recordingProjection } from './support.js';
 
 /**
  * Registers the wake-up group: `waitForEvents` honours its timeout and signal, and wakes a caught-up
@@ -30,36 +23,46 @@ function requireWaitForEvents(store: EventStore<any>): NonNullable<EventStore['w
  * harness declares `capabilities.waitForEvents: false`.
  */
 export function describeProjectionWakeUpConformance(
-  api: ConformanceTestApi,
+  testApi: ConformanceTestApi,
   harness: ConformanceHarness,
 ): void {
-  const supported = harness.capabilities?.waitForEvents ?? true;
+  const api = limitTime(
+    testApi,
+    harness,
+    'If the store’s waitForEvents does not wake on commits, set capabilities.waitForEvents = false in the harness.',
+  );
+  const supported = supportsWaitForEvents(harness);
   api.describe('projections: wake-up', () => {
-    itIf(api, supported, 'waitForEvents resolves on timeout and on abort', NO_WAIT_REASON, () =>
-      withFreshStore(harness, async ({ store }) => {
-        const wait = requireWaitForEvents(store);
-        let started = Date.now();
-        await wait({ signal: new AbortController().signal, timeoutMs: 30 });
-        assert.ok(Date.now() - started < 5_000, 'resolves once timeoutMs has passed');
+    itIf(
+      api,
+      supported,
+      'waitForEvents resolves on timeout and on abort',
+      NO_WAIT_FOR_EVENTS_REASON,
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          const wait = requireWaitForEvents(store);
+          let started = Date.now();
+          await wait({ signal: new AbortController().signal, timeoutMs: 30 });
+          assert.ok(Date.now() - started < 5_000, 'resolves once timeoutMs has passed');
 
-        started = Date.now();
-        await wait({ signal: AbortSignal.abort(), timeoutMs: 60_000 });
-        assert.ok(Date.now() - started < 1_000, 'resolves at once when already aborted');
+          started = Date.now();
+          await wait({ signal: AbortSignal.abort(), timeoutMs: 60_000 });
+          assert.ok(Date.now() - started < 1_000, 'resolves at once when already aborted');
 
-        const controller = new AbortController();
-        started = Date.now();
-        const waiting = wait({ signal: controller.signal, timeoutMs: 60_000 });
-        setTimeout(() => controller.abort(), 20);
-        await waiting;
-        assert.ok(Date.now() - started < 2_000, 'resolves soon after an abort');
-      }),
+          const controller = new AbortController();
+          started = Date.now();
+          const waiting = wait({ signal: controller.signal, timeoutMs: 60_000 });
+          setTimeout(() => controller.abort(), 20);
+          await waiting;
+          assert.ok(Date.now() - started < 2_000, 'resolves soon after an abort');
+        }),
     );
 
     itIf(
       api,
       supported,
       'a caught-up processor wakes within seconds of an append, not after its poll interval',
-      NO_WAIT_REASON,
+      NO_WAIT_FOR_EVENTS_REASON,
       () =>
         withFreshStore(harness, async ({ store }) => {
           const wait = requireWaitForEvents(store);
@@ -87,7 +90,7 @@ export function describeProjectionWakeUpConformance(
             await waitUntil(() => waits > 0, 'the processor never waited for events', {
               stopped: running,
             });
-            await delay(50);
+            await sleep(50);
             const readsBefore = reads;
             await store.transaction((tx) =>
               store.append(tx, ExpectedVersion.any(), [
