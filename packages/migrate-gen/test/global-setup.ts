@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { packageRoot, requireHere, workspacePackages } from './paths.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** URL of the PostgreSQL server the tests create their schemas on. */
+    postgresUrl: string;
+  }
+}
+
+const POSTGRES_VARIABLE = 'PUP_TEST_POSTGRES_URL';
+const POSTGRES_DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** `PUP_TEST_POSTGRES_URL`, else the well-known local server; a run without one fails loudly. */
+async function postgresUrl(): Promise<string> {
+  const fromEnv = process.env[POSTGRES_VARIABLE];
+  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : POSTGRES_DEFAULT_URL;
+  if (!(await postgresAnswers(url))) {
+    throw new Error(
+      `No PostgreSQL answers at ${url}: set ${POSTGRES_VARIABLE} to the URL of a server the @pup/migrate-gen tests may create schemas on`,
+    );
+  }
+  return url;
+}
+
+/**
+ * Builds this package (its tests run the built command; turbo builds only the dependencies
+ * first), checks that the adapters are built, and resolves the test databases.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  for (const name of workspacePackages.filter((p) => p !== 'migrate-gen')) {
+    if (!existsSync(join(packageRoot, '..', name, 'dist', 'index.js'))) {
+      throw new Error(
+        `packages/${name} is not built: run \`npx -y pnpm@10.34.8 build\` (or \`npx tsup\` in it) first`,
+      );
+    }
+  }
+  execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
+    cwd: packageRoot,
+    stdio: 'pipe',
+  });
+  project.provide('postgresUrl', await postgresUrl());
+}
