@@ -187,17 +187,23 @@ function appendParams(prepared: PreparedAppend): unknown[] {
   ];
 }
 
+/** Runs one statement where the append runs: in a transaction, or in autocommit on the pool. @internal */
+export type RunStatement = (
+  statement: Statement,
+  params: readonly unknown[],
+) => Promise<unknown[][]>;
+
 /**
  * Writes a prepared append to one stream in one statement; `notify` sends the wake-up
  * notification from that statement. A failed version check or a duplicate event id comes back as
  * the outcome, with nothing of the append written.
  * @internal
  */
-export async function append<Tx>(
-  driver: PostgresDriver<Tx>,
+export async function append(
+  driver: PostgresDriver<any>,
   tables: PostgresTables,
   statements: AppendStatements,
-  tx: Tx,
+  run: RunStatement,
   prepared: PreparedAppend,
   notify: boolean,
 ): Promise<AppendOutcome> {
@@ -209,7 +215,7 @@ export async function append<Tx>(
   for (let attempt = 1; ; attempt++) {
     let rows: unknown[][];
     try {
-      rows = await driver.query(tx, appendStatement, params);
+      rows = await run(appendStatement, params);
     } catch (error) {
       const failure = appendFailure(error, driver, tables);
       if (failure === undefined) throw error;
@@ -231,7 +237,7 @@ export async function append<Tx>(
     // The check failed. The head row (when it exists) is committed or locked by us by now, so
     // this reads the version that made it fail, unless a concurrent append changed it in between
     // (then retry).
-    const current = await driver.query(tx, statements.streamVersion, [
+    const current = await run(statements.streamVersion, [
       stream.boundedContext,
       stream.aggregateType,
       stream.aggregateId,

@@ -1,4 +1,4 @@
-import type { Checkpoint, StreamRef } from '@pup/core';
+import type { Checkpoint, PupError, StreamRef } from '@pup/core';
 import type {
   AppendOutcome,
   CommitListener,
@@ -19,6 +19,7 @@ import {
   saveCheckpoint,
 } from './checkpoints.js';
 import { DATABASE, type PostgresDriver } from './driver.js';
+import { describeDriverError } from './errors.js';
 import { CommitNotifier } from './notify.js';
 import type { ResolvedPostgresOptions } from './options.js';
 import {
@@ -117,14 +118,39 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
    * PostgreSQL delivers it at that transaction's commit.
    */
   append(tx: Tx, prepared: PreparedAppend, call: DialectCall): Promise<AppendOutcome> {
+    const { driver } = this;
     return append(
-      this.driver,
+      driver,
       this.tables,
       this.appendStatements,
-      tx,
+      (statement, params) => driver.query(tx, statement, params),
       prepared,
       this.notify && !call.ownTransaction,
     );
+  }
+
+  /**
+   * The append statement alone, in autocommit on a pool connection: one round trip. The
+   * notification follows from the pool (see {@link CommitNotifier}). The statement is its own
+   * commit, so a connection lost once it was sent may have committed it.
+   */
+  async appendToStream(prepared: PreparedAppend): Promise<AppendOutcome> {
+    const { driver } = this;
+    let outcome: AppendOutcome;
+    try {
+      outcome = await append(
+        driver,
+        this.tables,
+        this.appendStatements,
+        (statement, params) => driver.queryPool(statement, params),
+        prepared,
+        false,
+      );
+    } catch (error) {
+      throw describeDriverError(driver, error, true) ?? error;
+    }
+    if (outcome.status === 'appended' && this.notify) this.notifier.notify();
+    return outcome;
   }
 
   async readEvents(tx: Tx, after: LogPosition | null, limit: number): Promise<StoredEventRow[]> {
@@ -183,6 +209,10 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
   /** LISTEN on the store's channel, on a connection of its own. */
   listen(handlers: CommitListenerHandlers): Promise<CommitListener> {
     return this.driver.listen(this.tables.channel, handlers);
+  }
+
+  describeError(error: unknown): PupError | undefined {
+    return describeDriverError(this.driver, error);
   }
 
   async close(): Promise<void> {

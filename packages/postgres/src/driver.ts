@@ -31,6 +31,8 @@ export interface DatabaseErrorInfo {
   constraint: string | undefined;
   /** The error's detail line. */
   detail: string | undefined;
+  /** The connection is gone (the transaction it carried with it). */
+  connectionLost: boolean;
 }
 
 /**
@@ -72,7 +74,10 @@ export interface PostgresDriver<Tx> {
   savepoint<T>(tx: Tx, name: string, fn: () => Promise<T>): Promise<T>;
   /** Starts listening on `channel` on a dedicated connection. */
   listen(channel: string, handlers: CommitListenerHandlers): Promise<CommitListener>;
-  /** Reads SQLSTATE, constraint and detail from a driver error; `undefined` for other errors. */
+  /**
+   * Reads SQLSTATE, constraint and detail from a driver error, and whether it means a lost
+   * connection; `undefined` for errors that are neither the server's nor the connection's.
+   */
   describeError(error: unknown): DatabaseErrorInfo | undefined;
 }
 

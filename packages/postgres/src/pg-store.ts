@@ -8,6 +8,7 @@ import {
   quoteIdentifier,
   type Statement,
 } from './driver.js';
+import { describeDriverError, isConnectionLossCode } from './errors.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -82,6 +83,10 @@ function arrayQuery(statement: Statement, params: readonly unknown[]): PgQueryCo
   };
 }
 
+/** Messages of the errors `pg` raises itself when its connection breaks or cannot be made. */
+const PG_CONNECTION_ERROR =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
+
 /** SQLSTATE of a statement sent to a transaction that a failed statement has aborted. */
 const IN_FAILED_TRANSACTION = '25P02';
 
@@ -130,6 +135,12 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
     const client = await this.pool.connect();
     // Set when the connection cannot be trusted any more: it is then destroyed, not pooled.
     let broken: Error | undefined;
+    // A checked-out client whose connection breaks emits `error` besides failing its query; with
+    // no listener that event would crash the process. The failing query reports it.
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       try {
         await client.query('BEGIN');
@@ -159,7 +170,7 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
         commit = Array.isArray(results) ? results[0]! : results;
       } catch (error) {
         if (!isDatabaseError(error)) broken = asError(error);
-        throw error;
+        throw describeDriverError(this, error, true) ?? error;
       }
       if (commit.command === 'ROLLBACK') {
         // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK instead of an error.
@@ -170,6 +181,7 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       }
       return result;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -254,12 +266,23 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
   }
 
   describeError(error: unknown): DatabaseErrorInfo | undefined {
-    if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-    const e = error as { code?: unknown; constraint?: unknown; detail?: unknown };
+    if (typeof error !== 'object' || error === null) return undefined;
+    const e = error as {
+      code?: unknown;
+      constraint?: unknown;
+      detail?: unknown;
+      message?: unknown;
+    };
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    const connectionLost =
+      isConnectionLossCode(code) ||
+      (typeof e.message === 'string' && PG_CONNECTION_ERROR.test(e.message));
+    if (code === undefined && !connectionLost) return undefined;
     return {
-      code: typeof e.code === 'string' ? e.code : undefined,
+      code,
       constraint: typeof e.constraint === 'string' ? e.constraint : undefined,
       detail: typeof e.detail === 'string' ? e.detail : undefined,
+      connectionLost,
     };
   }
 }

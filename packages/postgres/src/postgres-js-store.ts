@@ -1,6 +1,7 @@
-import { InvalidConfigError } from '@pup/core';
+import { ConnectionLostError, InvalidConfigError } from '@pup/core';
 import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
 import type { DatabaseErrorInfo, PipelinedQuery, PostgresDriver, Statement } from './driver.js';
+import { describeDriverError, isConnectionLossCode } from './errors.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -41,6 +42,14 @@ export type PostgresJsTxOf<Sql> = Sql extends {
   ? Tx
   : PostgresJsTransactionSql;
 
+/** Codes of the errors postgres.js raises itself when its connection breaks or cannot be made. */
+const POSTGRES_JS_CONNECTION_ERRORS = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
 /** What postgres.js' `TransactionSql` adds for savepoints (not part of the public shape). */
 interface SavepointSql extends PostgresJsTransactionSql {
   savepoint<T>(fn: (sql: SavepointSql) => Promise<T>): Promise<T>;
@@ -54,12 +63,36 @@ const openSavepoints = new WeakMap<object, SavepointSql[]>();
 /** How many savepoints are open in the process, so the common case skips the lookup. */
 let openSavepointCount = 0;
 
-/** The handle statements given `tx` must run on: the innermost open savepoint's, or `tx`. */
+/**
+ * Handles of transactions whose connection was lost while their callback still ran. postgres.js
+ * 3.4.9 crashes the process when anything is written to such a connection (an uncatchable
+ * TypeError in its deferred socket write, porsager/postgres#1208), so the store sends nothing
+ * more on them: its statements fail with a connection error instead, and the transaction's
+ * COMMIT or ROLLBACK is never sent (the server has rolled it back already).
+ */
+const lostTransactions = new WeakSet<object>();
+/** Whether any transaction of the process lost its connection, so the common case skips the lookup. */
+let anyLostTransaction = false;
+
+/** The error a statement gets on a transaction whose connection was lost. */
+function lostConnectionError(): Error {
+  return Object.assign(new Error('the connection of this transaction was lost'), {
+    code: 'CONNECTION_CLOSED',
+  });
+}
+
+/**
+ * The handle statements given `tx` must run on: the innermost open savepoint's, or `tx`.
+ * @throws a connection error when the transaction's connection was lost.
+ */
 function current<Tx extends PostgresJsTransactionSql>(tx: Tx): PostgresJsTransactionSql {
+  if (anyLostTransaction && lostTransactions.has(tx)) throw lostConnectionError();
   if (openSavepointCount === 0) return tx;
   const open = openSavepoints.get(tx);
   return open === undefined ? tx : open[open.length - 1]!;
 }
+
+const NO_ERROR = Symbol('no error');
 
 class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresDriver<Tx> {
   /** `sql.begin` sends its own COMMIT: notifications follow it from the pool. */
@@ -98,11 +131,39 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    // The callback's result is wrapped so postgres.js never treats a returned array specially.
-    const box = (await this.sql.begin('', async (tx: Tx) => ({ value: await fn(tx) }))) as {
-      value: T;
-    };
-    return box.value;
+    let handle: Tx | undefined;
+    let fnError: unknown = NO_ERROR;
+    // Set once the callback resolved: postgres.js sends COMMIT next.
+    let committing = false;
+    // Set when the connection was lost while the callback ran (see lostTransactions).
+    let lost = false;
+    try {
+      // The callback's result is boxed so postgres.js never treats a returned array specially.
+      const box = (await this.sql.begin('', async (tx: Tx) => {
+        handle = tx;
+        let value: T;
+        try {
+          value = await fn(tx);
+        } catch (error) {
+          fnError = error;
+          if (lost) return new Promise<never>(() => {});
+          throw error;
+        }
+        if (lost) return new Promise<never>(() => {});
+        committing = true;
+        return { value };
+      })) as { value: T };
+      return box.value;
+    } catch (error) {
+      if (error === fnError) throw error;
+      const described = describeDriverError(this, error, committing);
+      if (described instanceof ConnectionLostError && !committing && handle !== undefined) {
+        lost = true;
+        lostTransactions.add(handle);
+        anyLostTransaction = true;
+      }
+      throw described ?? error;
+    }
   }
 
   /**
@@ -159,10 +220,14 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
   describeError(error: unknown): DatabaseErrorInfo | undefined {
     if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
     const e = error as { code?: unknown; constraint_name?: unknown; detail?: unknown };
+    const code = typeof e.code === 'string' ? e.code : undefined;
     return {
-      code: typeof e.code === 'string' ? e.code : undefined,
+      code,
       constraint: typeof e.constraint_name === 'string' ? e.constraint_name : undefined,
       detail: typeof e.detail === 'string' ? e.detail : undefined,
+      connectionLost:
+        isConnectionLossCode(code) ||
+        (code !== undefined && POSTGRES_JS_CONNECTION_ERRORS.has(code)),
     };
   }
 }

@@ -255,7 +255,10 @@ describe('one round trip per append', () => {
           },
         });
       },
-      query: pool.query.bind(pool),
+      query: (config: { text: string }) => {
+        statements.push(config.text);
+        return pool.query(config);
+      },
     };
     const store = createPgEventStore(counting as unknown as pg.Pool, {
       tables: qualifyTables(schema, null) as never,
@@ -269,6 +272,23 @@ describe('one round trip per append', () => {
         );
         expect(statements.map((s) => s.split(/[\s;]/)[0])).toEqual(['BEGIN', 'WITH', 'COMMIT']);
       }
+      // appendToStream: the statement alone, in autocommit (its notification follows from the
+      // pool, after the call returned).
+      const notified = store.waitForEvents({
+        signal: new AbortController().signal,
+        timeoutMs: 5_000,
+      });
+      for (const count of [1, 100]) {
+        statements.length = 0;
+        const result = await store.appendToStream(
+          ExpectedVersion.noStream(),
+          events(`ats-${count}`, count),
+        );
+        expect(result.toVersion).toBe(count);
+        expect(statements[0]!.split(/\s/)[0]).toBe('WITH');
+        expect(statements.filter((s) => /^(BEGIN|COMMIT|WITH)/.test(s))).toHaveLength(1);
+      }
+      await notified;
       // Also when the caller owns the transaction.
       const client = await counting.connect();
       try {
@@ -325,6 +345,38 @@ describe('one round trip per append', () => {
         );
         expect(statements.map((s) => s.split(/\s/)[0])).toEqual(['WITH']);
       }
+      // appendToStream: one statement on the instance, no transaction.
+      const unsafe: string[] = [];
+      const countingSql = new Proxy(sql, {
+        get(target, property, receiver) {
+          if (property === 'unsafe') {
+            return (text: string, ...rest: unknown[]) => {
+              unsafe.push(text);
+              return (target.unsafe as (...args: unknown[]) => unknown)(text, ...rest);
+            };
+          }
+          if (property === 'begin') {
+            return () => {
+              throw new Error('appendToStream must not open a transaction');
+            };
+          }
+          return Reflect.get(target, property, receiver);
+        },
+      });
+      const direct = createPostgresJsEventStore(countingSql, {
+        tables: qualifyTables(schema, null) as never,
+        notify: false,
+      });
+      for (const count of [1, 100]) {
+        unsafe.length = 0;
+        const result = await direct.appendToStream(
+          ExpectedVersion.noStream(),
+          events(`ats-${count}`, count),
+        );
+        expect(result.toVersion).toBe(count);
+        expect(unsafe.map((s) => s.split(/\s/)[0])).toEqual(['WITH']);
+      }
+      await direct.close();
     } finally {
       await store.close();
       await sql.end({ timeout: 5 });
