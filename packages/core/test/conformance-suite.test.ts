@@ -420,7 +420,7 @@ describe('the conformance suite', () => {
       describeNestedTransactionConformance(api, harness);
     });
     expect(failures(results)).toEqual([]);
-    expect(outcomes(results, 'pass')).toHaveLength(14);
+    expect(outcomes(results, 'pass')).toHaveLength(15);
   });
 
   it('fails a store whose reader passes the position of a transaction still open', async () => {

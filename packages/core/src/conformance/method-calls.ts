@@ -53,7 +53,8 @@ export function callsWithTransaction(
 
 /**
  * One call of every store method: those of {@link callsWithTransaction}, plus `transaction`
- * (whose callback sets `ran`), `migrate` and `waitForEvents` (when the store has it).
+ * (whose callback sets `ran`), `appendToStream`, `migrate` and `waitForEvents` (when the store
+ * has it).
  */
 export function callsOfEveryMethod(
   store: EventStore<any>,
@@ -70,6 +71,10 @@ export function callsOfEveryMethod(
         }),
     },
     ...callsWithTransaction(store, tx, valid),
+    {
+      what: 'appendToStream',
+      call: () => store.appendToStream(ExpectedVersion.any(), [makeEvent(valid.stream)]),
+    },
     { what: 'migrate', call: () => store.migrate() },
   ];
   if (typeof store.waitForEvents === 'function') {

@@ -53,7 +53,7 @@ async function expectClosed(what: string, call: () => unknown): Promise<void> {
 /**
  * Registers the close group; each test closes a store of its own. After `close()`:
  *
- * - every later call of every method (`transaction`, `append`, `readEvents`,
+ * - every later call of every method (`transaction`, `append`, `appendToStream`, `readEvents`,
  *   `readAggregateStream`, `getCheckpoint`, `saveCheckpoint`, `readProjectionBatch`,
  *   `getLogStatus`, `migrate`, `waitForEvents`) rejects with {@link StoreClosedError}
  *   (`STORE_CLOSED`), whatever its arguments, and never throws synchronously;
@@ -95,7 +95,9 @@ export function describeCloseConformance(
         const s: Untyped = store;
         const calls: [string, () => unknown][] = [
           ['transaction(not a function)', () => s.transaction('not a function')],
+          ['transaction(fn, garbage options)', () => s.transaction(async () => 1, 42)],
           ['append(garbage)', () => s.append(undefined, undefined, undefined)],
+          ['appendToStream(garbage)', () => s.appendToStream(null, 'events', 42)],
           ['readEvents(garbage)', () => s.readEvents(null, null)],
           ['readAggregateStream(garbage)', () => s.readAggregateStream(42, 'stream', 'all')],
           ['getCheckpoint(garbage)', () => s.getCheckpoint({}, '', 42)],

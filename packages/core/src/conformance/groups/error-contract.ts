@@ -91,6 +91,13 @@ function hostileCalls(
       what: 'append(event.aggregateId)',
       call: () => s.append(tx, ExpectedVersion.any(), [{ ...event, aggregateId: h }]),
     },
+    { what: 'appendToStream(expected)', call: () => s.appendToStream(h, [event]) },
+    { what: 'appendToStream(events)', call: () => s.appendToStream(ExpectedVersion.any(), h) },
+    {
+      what: 'appendToStream(options)',
+      call: () => s.appendToStream(ExpectedVersion.any(), [event], h),
+    },
+    { what: 'transaction(options)', call: () => s.transaction(async () => 'ok', h) },
     { what: 'readEvents(options)', call: () => s.readEvents(tx, h) },
     { what: 'readEvents(after)', call: () => s.readEvents(tx, { after: h, limit: 10 }) },
     { what: 'readEvents(limit)', call: () => s.readEvents(tx, { limit: h }) },

@@ -60,6 +60,7 @@ async function rejectsWithItself(work: Promise<unknown>, expected: Error): Promi
  * - nested calls of one level run one after the other, in call order;
  * - a failed append inside a nested call (version conflict, duplicate event id) leaves the outer
  *   transaction usable;
+ * - `appendToStream` called inside a transaction callback joins that transaction;
  * - it never needs a second connection: a nested call that waits for one fails on the suite's
  *   time limit.
  */
@@ -306,6 +307,31 @@ export function describeNestedTransactionConformance(
         assert.equal((await readStream(store, other)).version, 1);
       },
     );
+
+    api.it('appendToStream inside a transaction callback joins that transaction', async () => {
+      const { store } = subject();
+      const kept = uniqueStream('nested-append-to-stream-kept');
+      const undone = uniqueStream('nested-append-to-stream-undone');
+      await store.transaction(async (tx) => {
+        const joined = await store.appendToStream(ExpectedVersion.noStream(), [makeEvent(kept)]);
+        assert.equal(joined.toVersion, 1);
+        assert.equal(
+          (await store.readAggregateStream(tx, kept)).version,
+          1,
+          'the enclosing transaction sees the append',
+        );
+      });
+      assert.equal((await readStream(store, kept)).version, 1, 'committed with the transaction');
+      const thrown = new OuterFailure();
+      await rejectsWithItself(
+        store.transaction(async () => {
+          await store.appendToStream(ExpectedVersion.noStream(), makeEvents(undone, 2));
+          throw thrown;
+        }),
+        thrown,
+      );
+      assert.equal((await readStream(store, undone)).version, 0, 'rolled back with it');
+    });
 
     itIf(
       api,
