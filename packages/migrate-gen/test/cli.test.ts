@@ -23,7 +23,7 @@ describe('pup-migrate-gen', () => {
   it('prints its usage with --help and writes nothing', () => {
     const cwd = temporaryFolder();
     const run = runCli(['--help'], cwd);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^Usage: pup-migrate-gen --adapter <postgres\|mysql\|sqlite>/);
     for (const flag of [
       '--output',
@@ -61,7 +61,7 @@ describe('pup-migrate-gen', () => {
         ],
         cwd,
       );
-      expect(run.status).toBe(0);
+      expect(run.status, run.stderr).toBe(0);
       expect(run.stderr).toBe('');
       const esm = (await import(join(packageRoot, 'dist', 'index.js'))) as Api;
       const cjs = requireHere(join(packageRoot, 'dist', 'index.cjs')) as Api;
@@ -78,7 +78,7 @@ describe('pup-migrate-gen', () => {
     const before = utcStamp(new Date());
     const run = runCli(['--adapter', 'sqlite'], cwd, { TZ: 'Pacific/Kiritimati' });
     const after = utcStamp(new Date());
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
     const [folder, file] = listTree(cwd);
     expect(folder).toBe('migrations');
@@ -111,7 +111,7 @@ describe('pup-migrate-gen', () => {
       ],
       cwd,
     );
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     const path = join('db', 'pup', 'migrations', 'V1__event_store.sql');
     expect(run.stdout).toBe(`${path}\n`);
     const expected = generateMigration({
@@ -129,7 +129,7 @@ describe('pup-migrate-gen', () => {
     const cwd = temporaryFolder();
     const output = join(temporaryFolder(), 'migrations');
     const run = runCli(['--adapter', 'postgres', '--output', output, '--filename', 'x.sql'], cwd);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(readFileSync(join(output, 'x.sql'), 'utf8')).toBe(
       generateMigration({ adapter: 'postgres' }).sql,
     );
@@ -232,7 +232,7 @@ describe('pup-migrate-gen', () => {
       it(what, () => {
         const cwd = temporaryFolder();
         const run = runCli(args, cwd);
-        expect(run.status).toBe(2);
+        expect(run.status, run.stderr).toBe(2);
         expect(run.stdout).toBe('');
         expect(run.stderr).toMatch(/^pup-migrate-gen: /);
         expect(run.stderr).toMatch(message);
@@ -244,7 +244,7 @@ describe('pup-migrate-gen', () => {
       const cwd = temporaryFolder();
       writeFileSync(join(cwd, 'blocker'), '');
       const run = runCli(['--adapter', 'postgres', '--output', 'blocker/migrations'], cwd);
-      expect(run.status).toBe(2);
+      expect(run.status, run.stderr).toBe(2);
       expect(run.stdout).toBe('');
       expect(run.stderr).toMatch(
         /^pup-migrate-gen: Cannot write blocker\/migrations\/\d{14}_init_event_sourcing\.sql: ENOTDIR/,
@@ -256,7 +256,7 @@ describe('pup-migrate-gen', () => {
       const cwd = temporaryFolder();
       mkdirSync(join(cwd, 'migrations', 'init.sql'), { recursive: true });
       const run = runCli(['--adapter', 'postgres', '--filename', 'init.sql', '--force'], cwd);
-      expect(run.status).toBe(2);
+      expect(run.status, run.stderr).toBe(2);
       expect(run.stderr).toMatch(/Cannot write migrations\/init\.sql/);
       expect(listTree(cwd)).toEqual(['migrations', join('migrations', 'init.sql')]);
       expect(existsSync(join(cwd, 'migrations', 'init.sql'))).toBe(true);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -40,6 +40,30 @@ async function postgresUrl(): Promise<string> {
   return url;
 }
 
+/** Builds this package when a built file is missing or older than a source of it. */
+function ensureBuilt(): void {
+  const sources = [
+    ...readdirSync(join(packageRoot, 'src')).map((file) => join(packageRoot, 'src', file)),
+    join(packageRoot, 'package.json'),
+    join(packageRoot, 'tsup.config.ts'),
+  ];
+  const newestSource = Math.max(...sources.map((file) => statSync(file).mtimeMs));
+  const built = ['index.js', 'index.cjs', 'index.d.ts', 'cli.js'].map((file) =>
+    join(packageRoot, 'dist', file),
+  );
+  if (built.every((file) => existsSync(file) && statSync(file).mtimeMs >= newestSource)) return;
+  try {
+    execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
+      cwd: packageRoot,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`Building @pup/migrate-gen failed:\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+}
+
 /**
  * Builds this package (its tests run the built command; turbo builds only the dependencies
  * first), checks that the adapters are built, and resolves the test databases.
@@ -52,9 +76,6 @@ export default async function setup(project: TestProject): Promise<void> {
       );
     }
   }
-  execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
-    cwd: packageRoot,
-    stdio: 'pipe',
-  });
+  ensureBuilt();
   project.provide('postgresUrl', await postgresUrl());
 }
