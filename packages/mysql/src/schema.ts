@@ -1,0 +1,180 @@
+import { InvalidConfigError, type TableNames } from '@pup/core';
+import { parseQualifiedName, resolveTableNames } from '@pup/core/adapter';
+import { BLOCK_SIZE, FIRST_BLOCKS } from './blocks.js';
+
+/** MySQL's longest identifier. */
+const MAX_IDENTIFIER_LENGTH = 64;
+
+/** Version of the schema this package creates; recorded in the meta table. */
+export const SCHEMA_VERSION = 1;
+
+/** Quoted names of the store's tables. @internal */
+export interface MysqlTables {
+  /** The names as configured (checked). */
+  names: TableNames;
+  /** Quoted, optionally database-qualified `events` table. */
+  events: string;
+  /** Quoted aggregate heads table. */
+  aggregateHeads: string;
+  /** Quoted checkpoints table. */
+  checkpoints: string;
+  /** Quoted pool of free position blocks (`<events>_blocks`, beside the events table). */
+  blocks: string;
+  /** Quoted key-value table of the store (`<events>_meta`): schema version, next block. */
+  meta: string;
+  /** Plain `database.table` (or `table`) of the events table, for lock names. */
+  plainEvents: string;
+  /** Index names of the events table (MySQL reports them in duplicate-key errors). */
+  eventIdKey: string;
+  streamVersionKey: string;
+}
+
+function quote(part: string): string {
+  return `\`${part}\``;
+}
+
+/** `<table>_<suffix>`, shortened to fit MySQL's 64-character identifiers. */
+function derivedName(table: string, suffix: string): string {
+  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - 1)}_${suffix}`;
+}
+
+/**
+ * Validates the table names and derives every name the SQL needs.
+ * @throws {InvalidConfigError} on an invalid or repeated table name, or one that collides with a
+ * table the store derives from the events table.
+ * @internal
+ */
+export function mysqlTables(tables?: Partial<TableNames> | null): MysqlTables {
+  const names = resolveTableNames(tables);
+  const events = parseQualifiedName(names.events, 'tables.events');
+  const eventsTable = events[events.length - 1]!;
+  const schema = events.length === 2 ? events[0] : undefined;
+  const derived = (suffix: string): string[] =>
+    schema === undefined
+      ? [derivedName(eventsTable, suffix)]
+      : [schema, derivedName(eventsTable, suffix)];
+  const blocks = derived('blocks');
+  const meta = derived('meta');
+  const lower = (parts: string[]) => parts.join('.').toLowerCase();
+  for (const key of ['aggregateHeads', 'checkpoints'] as const) {
+    const parts = parseQualifiedName(names[key], `tables.${key}`);
+    const own = lower(parts.length === 1 && schema !== undefined ? [schema, ...parts] : parts);
+    if (own === lower(blocks) || own === lower(meta)) {
+      throw new InvalidConfigError(
+        `tables.${key}`,
+        `${JSON.stringify(names[key])} is the name of a table the store derives from tables.events`,
+      );
+    }
+  }
+  return {
+    names,
+    events: events.map(quote).join('.'),
+    aggregateHeads: parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')
+      .map(quote)
+      .join('.'),
+    checkpoints: parseQualifiedName(names.checkpoints, 'tables.checkpoints').map(quote).join('.'),
+    blocks: blocks.map(quote).join('.'),
+    meta: meta.map(quote).join('.'),
+    plainEvents: events.join('.'),
+    eventIdKey: derivedName(eventsTable, 'event_id'),
+    streamVersionKey: derivedName(eventsTable, 'stream_version'),
+  };
+}
+
+/** `1, 2, …, count` as a derived table of one column `n`, without a recursive CTE. */
+function numbers(count: number): string {
+  const digits =
+    'SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9';
+  return `(SELECT ones.d + 10 * tens.d + 100 * hundreds.d + 1 AS n
+     FROM (${digits}) ones CROSS JOIN (${digits}) tens CROSS JOIN (${digits}) hundreds) numbers
+   WHERE numbers.n <= ${count}`;
+}
+
+/**
+ * The statements of {@link mysqlSchemaSql}, in order; `migrate()` runs them one by one (MySQL
+ * commits DDL statement by statement, so there is no transaction around them). @internal
+ */
+export function schemaStatements(t: MysqlTables): string[] {
+  return [
+    `-- The append-only log. global_position is the log order: each appending transaction claims
+-- a block of ${BLOCK_SIZE} positions from ${t.blocks} (global_position = block * ${BLOCK_SIZE} + n), and
+-- readers only read below the lowest block that is still free or held by a running
+-- transaction, so an event committed late can never land behind a checkpoint already passed.
+CREATE TABLE IF NOT EXISTS ${t.events} (
+  global_position BIGINT NOT NULL,
+  bounded_context VARBINARY(400) NOT NULL,
+  aggregate_type VARBINARY(400) NOT NULL,
+  aggregate_id VARBINARY(1020) NOT NULL,
+  aggregate_version BIGINT NOT NULL,
+  event_id BINARY(16) NOT NULL,
+  event_type VARBINARY(1020) NOT NULL,
+  event_version INT NOT NULL DEFAULT 1,
+  payload LONGBLOB NOT NULL,
+  trace_id VARBINARY(1020) NULL,
+  correlation_id VARBINARY(1020) NULL,
+  causation_id VARBINARY(1020) NULL,
+  metadata JSON NULL,
+  created_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (global_position),
+  UNIQUE KEY ${quote(t.eventIdKey)} (event_id),
+  UNIQUE KEY ${quote(t.streamVersionKey)} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- One row per stream with its current version: appends to one stream take turns on its row.
+CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
+  bounded_context VARBINARY(400) NOT NULL,
+  aggregate_type VARBINARY(400) NOT NULL,
+  aggregate_id VARBINARY(1020) NOT NULL,
+  aggregate_version BIGINT NOT NULL,
+  updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (bounded_context, aggregate_type, aggregate_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- One row per projection (per partition): the global position it resumes after (0: none yet).
+CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+  projection_name VARBINARY(1020) NOT NULL,
+  position BIGINT NOT NULL DEFAULT 0,
+  updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (projection_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- Free position blocks. An appending transaction locks the lowest free one (SKIP LOCKED) and
+-- deletes it; until it commits, the row stays visible to readers and holds them back there.
+CREATE TABLE IF NOT EXISTS ${t.blocks} (
+  block BIGINT NOT NULL,
+  PRIMARY KEY (block)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- The schema version and the next block to hand out (blocks are never handed out twice).
+CREATE TABLE IF NOT EXISTS ${t.meta} (
+  name VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  value BIGINT NOT NULL,
+  PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `INSERT IGNORE INTO ${t.meta} (name, value) VALUES ('next_block', ${FIRST_BLOCKS + 1})`,
+    `-- The first free blocks, only into a log that has never had an event.
+INSERT IGNORE INTO ${t.blocks} (block)
+  SELECT numbers.n FROM ${numbers(FIRST_BLOCKS)}
+  AND NOT EXISTS (SELECT 1 FROM ${t.events})`,
+    `INSERT INTO ${t.meta} (name, value) VALUES ('schema_version', ${SCHEMA_VERSION})
+  ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))`,
+  ];
+}
+
+/**
+ * The SQL that creates pup's tables on MySQL 8.0+ or MariaDB 10.6+: exactly what `migrate()`
+ * applies (statement by statement, under a lock so that several processes can migrate at once),
+ * for your own migration tool. Every statement is idempotent. A database named in qualified
+ * table names must already exist. Besides the three tables it creates `<events>_blocks` (free
+ * position blocks) and `<events>_meta` (schema version, next block) beside the events table.
+ *
+ * @param tables Table names, each optionally database-qualified. @default events, aggregate_heads, projection_checkpoints
+ * @throws {InvalidConfigError} on an invalid or repeated table name.
+ *
+ * @example
+ * import { writeFileSync } from 'node:fs';
+ * writeFileSync('001_pup.sql', mysqlSchemaSql({ events: 'app.events' }));
+ */
+export function mysqlSchemaSql(tables?: Partial<TableNames> | null): string {
+  const t = mysqlTables(tables);
+  return `-- pup event store schema for MySQL 8.0+ and MariaDB 10.6+ (@pup/mysql), schema version ${SCHEMA_VERSION}
+
+${schemaStatements(t).join(';\n\n')};
+`;
+}
