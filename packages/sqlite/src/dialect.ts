@@ -1,4 +1,10 @@
-import { type Checkpoint, DatabaseError, type LogStatus, type StreamRef } from '@pup/core';
+import {
+  type Checkpoint,
+  DatabaseError,
+  type LogStatus,
+  OperationAbortedError,
+  type StreamRef,
+} from '@pup/core';
 import {
   type AppendOutcome,
   type CommitListener,
@@ -96,19 +102,29 @@ export class SqliteDialect<D extends SqliteDatabase>
     return tx === this.db || isDatabase(tx);
   }
 
-  async transaction<T>(fn: (tx: D) => Promise<T>, _scope: TransactionScope): Promise<T> {
+  /**
+   * Waits for the connection's turn, then runs `fn` in `BEGIN IMMEDIATE` … `COMMIT` (or in a
+   * savepoint of the transaction the caller opened with the driver). When the caller gave the
+   * transaction up (`scope.signal`), core has already rejected it: a transaction still queued
+   * then never begins, and one whose callback is still running is rolled back when the callback
+   * ends, whatever it returns. The connection stays taken until then, so the callback's own SQL
+   * can never land in a later transaction.
+   */
+  async transaction<T>(fn: (tx: D) => Promise<T>, scope: TransactionScope): Promise<T> {
     const db = this.db;
     const connection = this.statementsFor(db).connection;
     if (!connection.queue.tryLock()) await connection.queue.lock();
     try {
-      // The connection's flag, not `_scope.appended`: it also counts appends that other stores
+      throwIfGivenUp(scope);
+      // The connection's flag, not `scope.appended`: it also counts appends that other stores
       // on this `Database` made inside this transaction, and their listeners want the wake-up.
       connection.appended = false;
-      if (db.inTransaction) return await this.insideCallerTransaction(connection, fn);
+      if (db.inTransaction) return await this.insideCallerTransaction(connection, fn, scope);
       connection.begin();
       let result: T;
       try {
         result = await fn(db);
+        throwIfGivenUp(scope);
       } catch (error) {
         connection.rollback();
         throw error;
@@ -131,11 +147,13 @@ export class SqliteDialect<D extends SqliteDatabase>
   private async insideCallerTransaction<T>(
     connection: Connection,
     fn: (tx: D) => Promise<T>,
+    scope: TransactionScope,
   ): Promise<T> {
     connection.savepoint(CALLER_TRANSACTION_SAVEPOINT);
     let result: T;
     try {
       result = await fn(this.db);
+      throwIfGivenUp(scope);
     } catch (error) {
       connection.rollbackToSavepoint(CALLER_TRANSACTION_SAVEPOINT);
       throw error;
@@ -172,6 +190,29 @@ export class SqliteDialect<D extends SqliteDatabase>
       return appendAlone(statements, append);
     } finally {
       connection.queue.unlock();
+    }
+  }
+
+  /**
+   * `store.appendToStream` outside store transactions: the append alone on the store's
+   * connection, without the frame of a store transaction around it. It waits for the
+   * connection's turn like any outside call, and gives up when `signal` aborts meanwhile.
+   */
+  async appendToStream(
+    append: PreparedAppend,
+    options: { signal?: AbortSignal },
+  ): Promise<AppendOutcome> {
+    const statements = this.statementsFor(this.db);
+    const queue = statements.connection.queue;
+    if (!queue.tryLock()) await queue.lock();
+    try {
+      const { signal } = options;
+      if (signal?.aborted) {
+        throw new OperationAbortedError('appendToStream', { cause: signal.reason });
+      }
+      return appendAlone(statements, append);
+    } finally {
+      queue.unlock();
     }
   }
 
@@ -325,6 +366,14 @@ export class SqliteDialect<D extends SqliteDatabase>
       this.others.set(tx, statements);
     }
     return statements;
+  }
+}
+
+/** Throws when the caller gave the transaction up (core has already told it so). */
+function throwIfGivenUp(scope: TransactionScope): void {
+  const signal = scope.signal;
+  if (signal?.aborted === true) {
+    throw new OperationAbortedError('transaction', { cause: signal.reason });
   }
 }
 

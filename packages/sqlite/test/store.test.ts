@@ -211,6 +211,54 @@ describe('constraint mapping', () => {
   });
 });
 
+describe('appendToStream', () => {
+  it('waits for the running transaction, then appends in a transaction of its own', async () => {
+    const { db, store } = await memoryStore();
+    const order: string[] = [];
+    const running = store.transaction(async (tx) => {
+      await sleep(5);
+      await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream('first')));
+      order.push('transaction');
+    });
+    const stream = newStream('own');
+    const appended = store
+      .appendToStream(ExpectedVersion.noStream(), eventsOf(stream, 2))
+      .then((result) => {
+        order.push('appendToStream');
+        return result;
+      });
+    await Promise.all([running, appended]);
+    expect(order).toEqual(['transaction', 'appendToStream']);
+    expect(await appended).toMatchObject({ fromVersion: 0, toVersion: 2, globalPositions: [2, 3] });
+    expect(db.inTransaction).toBe(false);
+    await expect(
+      store.appendToStream(ExpectedVersion.noStream(), eventsOf(stream)),
+    ).rejects.toMatchObject({ code: 'OPTIMISTIC_CONCURRENCY', actualVersion: 2 });
+    expect(countRows(db, 'events')).toBe(3);
+  });
+
+  it('gives up with OperationAbortedError when its signal aborts while it waits for its turn', async () => {
+    const { db, store } = await memoryStore();
+    const controller = new AbortController();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = store.transaction(() => gate);
+    const waiting = store
+      .appendToStream(ExpectedVersion.noStream(), eventsOf(newStream()), {
+        signal: controller.signal,
+      })
+      .catch((e: unknown) => e);
+    await sleep(1);
+    controller.abort();
+    release();
+    await running;
+    expect(await waiting).toMatchObject({ name: 'OperationAbortedError', code: 'ABORTED' });
+    expect(countRows(db, 'events')).toBe(0);
+  });
+});
+
 describe('appends larger than one INSERT', () => {
   it('writes 300 events with consecutive versions and positions', async () => {
     const { db, store } = await memoryStore();

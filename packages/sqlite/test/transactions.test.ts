@@ -1,4 +1,4 @@
-import { ExpectedVersion } from '@pup/core';
+import { ExpectedVersion, OperationAbortedError } from '@pup/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore } from '../src/index.js';
@@ -171,6 +171,75 @@ async function withinSeconds<T>(seconds: number, work: Promise<T>): Promise<T> {
     clearTimeout(timer);
   }
 }
+
+describe('transactions given up by the caller (signal, timeoutMs)', () => {
+  /** A promise and the function that resolves it. */
+  function gate(): { opened: Promise<void>; open: () => void } {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return { opened, open };
+  }
+
+  it('rejects at the timeout, rolls the work back once the callback ends, whatever it returns', async () => {
+    const stuck = gate();
+    let callbackEnded = false;
+    const started = Date.now();
+    const error = await store
+      .transaction(
+        async (tx) => {
+          await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+          await stuck.opened;
+          callbackEnded = true;
+          return 'resolved anyway';
+        },
+        { timeoutMs: 30 },
+      )
+      .catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error).toBeInstanceOf(OperationAbortedError);
+    expect(error).toMatchObject({ code: 'ABORTED', timedOut: true, commitUnknown: false });
+    // The callback still owns the connection: its own SQL cannot land in another transaction.
+    expect(db.inTransaction).toBe(true);
+    const next = store.transaction((tx) =>
+      store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream())),
+    );
+    await sleep(10);
+    expect(countRows(db, 'events')).toBe(1);
+    stuck.open();
+    const result = await next;
+    expect(callbackEnded).toBe(true);
+    // Only the later transaction committed; the given-up one was rolled back.
+    expect(countRows(db, 'events')).toBe(1);
+    expect(result.globalPositions).toEqual([1]);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('never runs a queued transaction whose signal aborted before its turn', async () => {
+    const holding = gate();
+    const first = store.transaction(() => holding.opened);
+    const controller = new AbortController();
+    let ran = false;
+    const queued = store
+      .transaction(
+        async (tx) => {
+          ran = true;
+          await store.append(tx, ExpectedVersion.noStream(), eventsOf(newStream()));
+        },
+        { signal: controller.signal },
+      )
+      .catch((e: unknown) => e);
+    await sleep(1);
+    controller.abort(new Error('shutting down'));
+    expect(await queued).toMatchObject({ code: 'ABORTED', timedOut: false });
+    holding.open();
+    await first;
+    await store.transaction(async () => undefined);
+    expect(ran).toBe(false);
+    expect(countRows(db, 'events')).toBe(0);
+  });
+});
 
 describe('two stores on one Database', () => {
   const otherTables = {
