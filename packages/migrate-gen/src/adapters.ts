@@ -1,4 +1,5 @@
 import type { TableNames } from '@pup/core';
+import { mysqlSchemaSql } from '@pup/mysql';
 import { postgresSchemaSql } from '@pup/postgres';
 import { sqliteSchemaSql } from '@pup/sqlite';
 
@@ -15,10 +16,9 @@ type SchemaSql = (tables?: Partial<TableNames> | null) => string;
  * The one source of each schema: the adapters' own exported functions, never a copy. Each of them
  * validates the table names (core's `resolveTableNames`) and throws `InvalidConfigError`.
  */
-const schemaFunctions: Record<MigrationAdapter, SchemaSql | undefined> = {
+const schemaFunctions: Record<MigrationAdapter, SchemaSql> = {
   postgres: postgresSchemaSql,
-  // MYSQL HOOK: `mysqlSchemaSql` from `@pup/mysql` goes here once that package is published.
-  mysql: undefined,
+  mysql: mysqlSchemaSql,
   sqlite: sqliteSchemaSql,
 };
 
@@ -27,7 +27,7 @@ export function isMigrationAdapter(value: unknown): value is MigrationAdapter {
   return typeof value === 'string' && (migrationAdapters as readonly string[]).includes(value);
 }
 
-/** The schema function of `adapter`, or `undefined` while its package is not available. */
-export function schemaFunction(adapter: MigrationAdapter): SchemaSql | undefined {
+/** The schema function of `adapter`. */
+export function schemaFunction(adapter: MigrationAdapter): SchemaSql {
   return schemaFunctions[adapter];
 }

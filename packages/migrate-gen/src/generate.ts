@@ -74,13 +74,6 @@ export function generateMigration(options: GenerateMigrationOptions): GeneratedM
       `${JSON.stringify(adapter)} is not one of ${migrationAdapters.join(', ')}`,
     );
   }
-  const schemaSql = schemaFunction(adapter);
-  if (schemaSql === undefined) {
-    throw new InvalidArgumentError(
-      'adapter',
-      `${adapter} is not available in this release of @pup/migrate-gen`,
-    );
-  }
   if (typeof output !== 'string' || output === '' || output.includes('\0')) {
     throw new InvalidArgumentError('output', 'must be a non-empty folder path');
   }
@@ -88,6 +81,6 @@ export function generateMigration(options: GenerateMigrationOptions): GeneratedM
     throw new InvalidArgumentError('now', 'must be a valid Date');
   }
   const fileName = checkFileName(options.fileName ?? defaultMigrationFileName(now));
-  const sql = schemaSql(tables);
+  const sql = schemaFunction(adapter)(tables);
   return { adapter, fileName, path: join(output, fileName), sql };
 }

@@ -1,12 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateMigration, type MigrationAdapter } from '../src/index.js';
+import { generateMigration, migrationAdapters } from '../src/index.js';
 import { packageRoot, requireHere } from './paths.js';
 import { listTree, runCli, temporaryFolder } from './support.js';
-
-/** The adapters whose schema package is available to this release. */
-const available: MigrationAdapter[] = ['postgres', 'sqlite'];
 
 type Api = typeof import('../src/index.js');
 
@@ -46,7 +43,7 @@ describe('pup-migrate-gen', () => {
     expect(run).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
   });
 
-  for (const adapter of available) {
+  for (const adapter of migrationAdapters) {
     it(`prints the ${adapter} schema with --stdout, the same bytes as generateMigration (ESM and CommonJS builds)`, async () => {
       const cwd = temporaryFolder();
       const tables = { events: 'es_events', checkpoints: 'es_checkpoints' };

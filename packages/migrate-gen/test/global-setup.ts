@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { packageRoot, requireHere, workspacePackages } from './paths.js';
@@ -9,6 +10,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** URL of the PostgreSQL server the tests create their schemas on. */
     postgresUrl: string;
+    /** URL of the MySQL / MariaDB server the tests create their databases on. */
+    mysqlUrl: string;
   }
 }
 
@@ -64,6 +67,34 @@ function ensureBuilt(): void {
   }
 }
 
+const MYSQL_VARIABLE = 'PUP_TEST_MYSQL_URL';
+const MYSQL_DEFAULT_URL = 'mysql://root@127.0.0.1:3306/test';
+
+async function mysqlAnswers(url: string): Promise<boolean> {
+  let connection: mysql.Connection | undefined;
+  try {
+    connection = await mysql.createConnection({ uri: url, connectTimeout: 3_000 });
+    await connection.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.end().catch(() => {});
+  }
+}
+
+/** `PUP_TEST_MYSQL_URL`, else the well-known local server; a run without one fails loudly. */
+async function mysqlUrl(): Promise<string> {
+  const fromEnv = process.env[MYSQL_VARIABLE];
+  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : MYSQL_DEFAULT_URL;
+  if (!(await mysqlAnswers(url))) {
+    throw new Error(
+      `No MySQL or MariaDB answers at ${url}: set ${MYSQL_VARIABLE} to the URL of a server the @pup/migrate-gen tests may create databases on`,
+    );
+  }
+  return url;
+}
+
 /**
  * Builds this package (its tests run the built command; turbo builds only the dependencies
  * first), checks that the adapters are built, and resolves the test databases.
@@ -78,4 +109,5 @@ export default async function setup(project: TestProject): Promise<void> {
   }
   ensureBuilt();
   project.provide('postgresUrl', await postgresUrl());
+  project.provide('mysqlUrl', await mysqlUrl());
 }

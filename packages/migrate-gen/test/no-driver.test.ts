@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateMigration, type MigrationAdapter } from '../src/index.js';
+import { generateMigration, migrationAdapters } from '../src/index.js';
 import { packageRoot, workspacePackages } from './paths.js';
 
 /**
@@ -14,7 +14,6 @@ import { packageRoot, workspacePackages } from './paths.js';
 
 const repositoryRoot = join(packageRoot, '..', '..');
 const drivers = ['pg', 'postgres', 'better-sqlite3', 'mysql2'];
-const adapters: MigrationAdapter[] = ['postgres', 'sqlite'];
 
 /** The environment of the user's shell: no workspace resolution, no npm settings of this run. */
 function userEnvironment(): NodeJS.ProcessEnv {
@@ -76,7 +75,7 @@ describe('the packed packages in a project without any database driver', () => {
 
   it('has only the pup packages installed, and no driver resolves', () => {
     expect(readdirSync(join(project, 'node_modules', '@pup')).sort()).toEqual(
-      ['core', 'migrate-gen', 'postgres', 'sqlite'].sort(),
+      [...workspacePackages].sort(),
     );
     const probe = `
       import { createRequire } from 'node:module';
@@ -92,7 +91,7 @@ describe('the packed packages in a project without any database driver', () => {
     expect(JSON.parse(output.toString())).toEqual([]);
   });
 
-  for (const adapter of adapters) {
+  for (const adapter of migrationAdapters) {
     it(`pup-migrate-gen --adapter ${adapter} runs from node_modules/.bin and prints the same bytes`, () => {
       const run = spawnSync(
         join(project, 'node_modules', '.bin', 'pup-migrate-gen'),

@@ -12,4 +12,4 @@ export const requireHere = createRequire(join(packageRoot, 'package.json'));
 export const cliPath = join(packageRoot, 'dist', 'cli.js');
 
 /** Folders under packages/ that the published command needs (itself included). */
-export const workspacePackages = ['core', 'postgres', 'sqlite', 'migrate-gen'];
+export const workspacePackages = ['core', 'postgres', 'mysql', 'sqlite', 'migrate-gen'];
