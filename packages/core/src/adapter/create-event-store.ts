@@ -111,6 +111,26 @@ interface Scope {
   children: Mutex | undefined;
 }
 
+/**
+ * The {@link TransactionScope} handed to `dialect.transaction`. A class, not an object literal
+ * with a getter: such a literal is built through V8's slow path on every transaction (measured:
+ * about 3 µs of a 25 µs SQLite append transaction).
+ */
+class OutermostTransactionScope implements TransactionScope {
+  constructor(
+    private readonly root: RootScope,
+    private readonly frame: Frame,
+  ) {}
+
+  get appended(): boolean {
+    return this.root.appended?.has(this.frame) === true;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.root.signal;
+  }
+}
+
 /** What the root scope needs to wake a store's waiters after a commit. */
 interface Frame {
   readonly waiter: EventWaiter;
@@ -472,12 +492,7 @@ export function createEventStore<
       active: true,
       children: undefined,
     };
-    const transactionScope: TransactionScope = {
-      get appended() {
-        return root.appended?.has(frame) === true;
-      },
-      signal: deadline?.signal,
-    };
+    const transactionScope: TransactionScope = new OutermostTransactionScope(root, frame);
     let userError: unknown = NO_ERROR;
     let committing = false;
     const body = async (tx: Tx): Promise<T> => {
@@ -590,13 +605,16 @@ export function createEventStore<
       return runOutermost(fn, deadline);
     },
 
-    async append(
-      tx: Tx,
-      expected: ExpectedVersion,
-      events: readonly NewEvent[],
-    ): Promise<AppendResult> {
-      assertOpen();
-      const prepared = prepareAppend(expected, events, serializer);
+    append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult> {
+      // Not async itself: `appendPrepared` already is, and a second async frame per append
+      // measurably costs (about 1 µs of a 25 µs SQLite append transaction).
+      let prepared: PreparedAppend;
+      try {
+        assertOpen();
+        prepared = prepareAppend(expected, events, serializer);
+      } catch (error) {
+        return rejectWith(error);
+      }
       return appendPrepared(tx, prepared);
     },
 
