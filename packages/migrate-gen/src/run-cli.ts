@@ -17,8 +17,11 @@ export const ExitCode = {
 
 /** Where the command writes, and what it reports as its version. */
 export interface CliIo {
+  /** Writes to standard output: the SQL (`--stdout`), the written path, help and version. */
   stdout(text: string): void;
+  /** Writes to standard error: what went wrong. */
   stderr(text: string): void;
+  /** What `--version` prints. */
   version: string;
 }
 
