@@ -215,6 +215,11 @@ describe('pup-migrate-gen', () => {
         /the three table names must differ/,
       ],
       [
+        'a table named like one the MySQL store derives (the adapter’s own check)',
+        ['--adapter', 'mysql', '--checkpoints-table', 'events_meta'],
+        /--checkpoints-table: "events_meta" is the name of a table the store derives from tables\.events/,
+      ],
+      [
         '--stdout with --output',
         ['--adapter', 'postgres', '--stdout', '--output', 'x'],
         /--stdout writes no file: drop --output/,
