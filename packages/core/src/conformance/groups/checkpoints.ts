@@ -11,6 +11,7 @@ import {
   deferred,
   itIf,
   makeEvents,
+  QUEUED_TRANSACTIONS_REASON,
   readWholeLog,
   sleep,
   snapshotStore,
@@ -171,7 +172,7 @@ export function describeCheckpointConformance(
       api,
       supportsConcurrentTransactions(harness),
       'a locked checkpoint makes a second worker wait until the first one commits',
-      'the store queues transactions, so two workers never overlap',
+      `${QUEUED_TRANSACTIONS_REASON}: two workers never overlap`,
       async () => {
         const { store } = subject();
         const [first, second] = await checkpoints(2);
@@ -267,7 +268,7 @@ export function describeCheckpointConformance(
         `readProjectionBatch makes a second worker wait until the first one commits (${
           existing ? 'saved checkpoint' : 'no checkpoint yet'
         })`,
-        'the store queues transactions, so two workers never overlap',
+        `${QUEUED_TRANSACTIONS_REASON}: two workers never overlap`,
         async () => {
           const { store } = subject();
           const cps = await checkpoints(3);
