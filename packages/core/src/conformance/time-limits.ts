@@ -20,6 +20,8 @@ const MAX_PROMPT_MS = 5_000;
 interface TestScope {
   readonly stores: Set<ConformanceStore>;
   readonly harness: ConformanceHarness;
+  /** The test ran out of time; its body may still be running in the background. */
+  timedOut: boolean;
 }
 
 const currentTest = new AsyncLocalStorage<TestScope>();
@@ -81,7 +83,14 @@ export async function withinTime<T>(promise: Promise<T>, ms: number, message: st
  * runs out of time before it could release it itself.
  */
 export function trackStore(subject: ConformanceStore): void {
-  currentTest.getStore()?.stores.add(subject);
+  const scope = currentTest.getStore();
+  if (scope === undefined) return;
+  if (scope.timedOut) {
+    // Created by the body of a test that already failed on its time limit: nobody will use it.
+    releaseStore(subject, scope.harness).catch(() => undefined);
+    return;
+  }
+  scope.stores.add(subject);
 }
 
 /**
@@ -178,7 +187,7 @@ async function runWithinLimit(
   harness: ConformanceHarness,
   hint: string | undefined,
 ): Promise<void> {
-  const scope: TestScope = { stores: new Set(), harness };
+  const scope: TestScope = { stores: new Set(), harness, timedOut: false };
   const body = currentTest.run(scope, async () => {
     await fn();
   });
@@ -202,6 +211,7 @@ async function runWithinLimit(
     return;
   }
   // The body runs on in the background; its eventual failure is this timeout, already reported.
+  scope.timedOut = true;
   body.catch(() => undefined);
   let message = `conformance ${what} did not finish within ${limitMs} ms (the suite's own time limit, harness.testTimeoutMs). ${timeoutHint(harness, hint)}`;
   try {
