@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DatabaseError } from '@pup/core';
 import {
   type AppendOutcome,
@@ -71,6 +72,78 @@ async function currentVersion(
   return rows[0] === undefined ? 0 : toNumber(rows[0][0]);
 }
 
+/** The stream's version as last committed (a plain read: never waits), `undefined` if none. */
+async function committedVersion(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  key: Buffer[],
+): Promise<number | undefined> {
+  const rows = await selectRows(
+    conn,
+    `SELECT aggregate_version FROM ${t.aggregateHeads}
+     WHERE bounded_context = ? AND aggregate_type = ? AND aggregate_id = ?`,
+    key,
+  );
+  return rows[0] === undefined ? undefined : toNumber(rows[0][0]);
+}
+
+/** Longest time an append waits to create a stream that another transaction is creating. */
+const CREATE_LOCK_TIMEOUT_S = 50;
+
+/**
+ * Creates the stream's head row. Concurrent creators of one stream take turns on a named lock
+ * (GET_LOCK, taken by the INSERT itself and released right after it, not held to the commit):
+ * so at most one transaction ever waits on another's uncommitted new row. When a creator rolls
+ * back, InnoDB makes several waiters on its insert deadlock each other. With `orAdd`
+ * (`any()`), a head committed meanwhile is moved instead.
+ */
+async function createHead(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  key: Buffer[],
+  n: number,
+  orAdd: boolean,
+): Promise<{ fromVersion: number; change: HeadsChange } | { conflict: number; cause?: unknown }> {
+  const lockName = `pup_s_${createHash('sha1')
+    .update(t.plainEvents)
+    .update('\0')
+    .update(Buffer.concat(key.flatMap((part) => [part, Buffer.from([0])])))
+    .digest('hex')}`;
+  const insert = `INSERT INTO ${t.aggregateHeads}
+      (bounded_context, aggregate_type, aggregate_id, aggregate_version)
+    SELECT ?, ?, ?, ? FROM DUAL WHERE GET_LOCK(?, ${CREATE_LOCK_TIMEOUT_S}) = 1`;
+  try {
+    if (orAdd) {
+      const header = await run(
+        conn,
+        `${insert} ON DUPLICATE KEY UPDATE aggregate_version = LAST_INSERT_ID(aggregate_version + ?)`,
+        [...key, n, lockName, n],
+      );
+      if (header.affectedRows === 0) throw createLockTimeout();
+      if (header.affectedRows === 1) return { fromVersion: 0, change: 'inserted' };
+      return { fromVersion: toNumber(header.insertId) - n, change: 'updated' };
+    }
+    try {
+      const header = await run(conn, insert, [...key, n, lockName]);
+      if (header.affectedRows === 0) throw createLockTimeout();
+    } catch (error) {
+      if (errnoOf(error) !== ER_DUP_ENTRY) throw error;
+      return { conflict: await currentVersion(conn, t, key), cause: error };
+    }
+    return { fromVersion: 0, change: 'inserted' };
+  } finally {
+    await run(conn, 'DO RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+  }
+}
+
+function createLockTimeout(): DatabaseError {
+  return new DatabaseError(
+    DATABASE,
+    `another transaction kept creating the same stream for ${CREATE_LOCK_TIMEOUT_S} s`,
+    { transient: true },
+  );
+}
+
 /**
  * Checks the expectation and moves the stream's head in one statement, which also locks the
  * head row until the transaction ends: appends to one stream take turns there, and only there.
@@ -85,29 +158,24 @@ async function moveHead(
   const where = 'bounded_context = ? AND aggregate_type = ? AND aggregate_id = ?';
   const expected = append.expected;
   if (expected.kind === 'any') {
+    // Only ever wait on a committed heads row: a stream that is not there yet is created by
+    // createHead, which never lets two transactions wait on one uncommitted insert.
+    if ((await committedVersion(conn, t, key)) === undefined) {
+      return createHead(conn, t, key, n, true);
+    }
     const header = await run(
       conn,
-      `INSERT INTO ${t.aggregateHeads} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-       VALUES (?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE aggregate_version = LAST_INSERT_ID(aggregate_version + ?)`,
-      [...key, n, n],
+      `UPDATE ${t.aggregateHeads} SET aggregate_version = LAST_INSERT_ID(aggregate_version + ?)
+       WHERE ${where}`,
+      [n, ...key],
     );
-    if (header.affectedRows === 1) return { fromVersion: 0, change: 'inserted' };
-    return { fromVersion: toNumber(header.insertId) - n, change: 'updated' };
+    if (header.affectedRows === 1) {
+      return { fromVersion: toNumber(header.insertId) - n, change: 'updated' };
+    }
+    return createHead(conn, t, key, n, true);
   }
   if (expected.kind === 'noStream' || (expected.kind === 'exact' && expected.version === 0)) {
-    try {
-      await run(
-        conn,
-        `INSERT INTO ${t.aggregateHeads} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
-         VALUES (?, ?, ?, ?)`,
-        [...key, n],
-      );
-    } catch (error) {
-      if (errnoOf(error) !== ER_DUP_ENTRY) throw error;
-      return { conflict: await currentVersion(conn, t, key), cause: error };
-    }
-    return { fromVersion: 0, change: 'inserted' };
+    return createHead(conn, t, key, n, false);
   }
   if (expected.kind === 'streamExists') {
     const header = await run(
