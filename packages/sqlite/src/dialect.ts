@@ -177,20 +177,13 @@ export class SqliteDialect<D extends SqliteDatabase>
     return result;
   }
 
-  async append(tx: D, append: PreparedAppend, call: DialectCall): Promise<AppendOutcome> {
+  append(tx: D, append: PreparedAppend, call: DialectCall): Promise<AppendOutcome> {
     const statements = this.statementsFor(tx);
-    const connection = statements.connection;
-    if (call.inStoreTransaction) {
-      const outcome = appendEvents(statements.append, append);
-      if (outcome.status === 'appended') connection.appended = true;
-      return outcome;
-    }
-    if (!connection.queue.tryLock()) await connection.queue.lock();
-    try {
-      return appendAlone(statements, append);
-    } finally {
-      connection.queue.unlock();
-    }
+    return this.run(statements, call, () =>
+      call.inStoreTransaction
+        ? appendInStoreTransaction(statements, append)
+        : appendAlone(statements, append),
+    );
   }
 
   /**
@@ -198,22 +191,18 @@ export class SqliteDialect<D extends SqliteDatabase>
    * connection, without the frame of a store transaction around it. It waits for the
    * connection's turn like any outside call, and gives up when `signal` aborts meanwhile.
    */
-  async appendToStream(
+  appendToStream(
     append: PreparedAppend,
     options: { signal?: AbortSignal },
   ): Promise<AppendOutcome> {
     const statements = this.statementsFor(this.db);
-    const queue = statements.connection.queue;
-    if (!queue.tryLock()) await queue.lock();
-    try {
+    return takeTurn(statements.connection, () => {
       const { signal } = options;
       if (signal?.aborted) {
         throw new OperationAbortedError('appendToStream', { cause: signal.reason });
       }
       return appendAlone(statements, append);
-    } finally {
-      queue.unlock();
-    }
+    });
   }
 
   readEvents(
@@ -288,11 +277,10 @@ export class SqliteDialect<D extends SqliteDatabase>
     return this.run(statements, call, () => getLogStatus(statements.read, after));
   }
 
-  async migrate(): Promise<void> {
+  migrate(): Promise<void> {
     const db = this.db;
     const connection = this.statementsFor(db).connection;
-    if (!connection.queue.tryLock()) await connection.queue.lock();
-    try {
+    return takeTurn(connection, () => {
       if (db.inTransaction) {
         db.exec(this.schemaSql);
         return;
@@ -305,9 +293,7 @@ export class SqliteDialect<D extends SqliteDatabase>
         connection.rollback();
         throw error;
       }
-    } finally {
-      connection.queue.unlock();
-    }
+    });
   }
 
   /**
@@ -337,22 +323,7 @@ export class SqliteDialect<D extends SqliteDatabase>
    * autocommit).
    */
   private run<T>(statements: ConnectionStatements, call: DialectCall, work: () => T): Promise<T> {
-    if (call.inStoreTransaction) return settle(work);
-    const queue = statements.connection.queue;
-    if (!queue.tryLock()) {
-      return queue.lock().then(() => {
-        try {
-          return work();
-        } finally {
-          queue.unlock();
-        }
-      });
-    }
-    try {
-      return settle(work);
-    } finally {
-      queue.unlock();
-    }
+    return call.inStoreTransaction ? settle(work) : takeTurn(statements.connection, work);
   }
 
   private statementsFor(tx: SqliteDatabase): ConnectionStatements {
@@ -377,6 +348,28 @@ function throwIfGivenUp(scope: TransactionScope): void {
   }
 }
 
+/**
+ * Runs the synchronous `work` alone on the connection: after the store transaction or outside
+ * call that owns it (if any) is done, holding the connection's turn meanwhile.
+ */
+function takeTurn<T>(connection: Connection, work: () => T): Promise<T> {
+  const queue = connection.queue;
+  if (!queue.tryLock()) {
+    return queue.lock().then(() => {
+      try {
+        return work();
+      } finally {
+        queue.unlock();
+      }
+    });
+  }
+  try {
+    return settle(work);
+  } finally {
+    queue.unlock();
+  }
+}
+
 /** The value of the synchronous `work` as a promise, or its error as a rejection. */
 function settle<T>(work: () => T): Promise<T> {
   try {
@@ -384,6 +377,17 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** An append joined to the store transaction that owns the connection. */
+function appendInStoreTransaction(
+  statements: ConnectionStatements,
+  append: PreparedAppend,
+): AppendOutcome {
+  const outcome = appendEvents(statements.append, append);
+  // Announced when that transaction commits (see `SqliteDialect.transaction`).
+  if (outcome.status === 'appended') statements.connection.appended = true;
+  return outcome;
 }
 
 /**
