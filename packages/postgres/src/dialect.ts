@@ -95,15 +95,17 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
 
   /**
    * With notifications on, a transaction that appended notifies after its commit (see
-   * {@link CommitNotifier}): with the COMMIT itself on `pg`, from the pool on postgres.js.
+   * {@link CommitNotifier}): with the COMMIT itself on `pg`, from the pool on postgres.js. A
+   * transaction the caller gave up (`scope.signal`) never commits.
    */
   async transaction<T>(fn: (tx: Tx) => Promise<T>, scope: TransactionScope): Promise<T> {
-    if (!this.notify) return this.driver.transaction(fn);
     const { driver, notifier } = this;
+    if (!this.notify) return driver.transaction(fn, { signal: scope.signal });
     const channel = this.tables.channel;
-    const result = await driver.transaction(fn, () =>
-      scope.appended && notifier.claim() ? channel : undefined,
-    );
+    const result = await driver.transaction(fn, {
+      notifyOnCommit: () => (scope.appended && notifier.claim() ? channel : undefined),
+      signal: scope.signal,
+    });
     if (scope.appended && !driver.notifiesWithCommit) notifier.notify();
     return result;
   }

@@ -23,6 +23,20 @@ export function statement(text: string): Statement {
 /** A statement and its parameters, for {@link PostgresDriver.pipeline}. @internal */
 export type PipelinedQuery = readonly [statement: Statement, params: readonly unknown[]];
 
+/** Options of {@link PostgresDriver.transaction}. @internal */
+export interface DriverTransactionOptions {
+  /**
+   * Asked once, after `fn` resolved: a channel to notify right after the COMMIT, in the same
+   * round trip, by a driver that can (see {@link PostgresDriver.notifiesWithCommit}).
+   */
+  notifyOnCommit?: (() => string | undefined) | undefined;
+  /**
+   * Aborts when the caller gave the transaction up (core has rejected the caller already). The
+   * transaction must then never commit, and a statement it is stalled in should stop waiting.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /** The parts of a database error pup maps to its own errors. @internal */
 export interface DatabaseErrorInfo {
   /** SQLSTATE, such as `23505`. */
@@ -57,14 +71,14 @@ export interface PostgresDriver<Tx> {
   /** Runs several statements without parameters (the schema) inside a transaction. */
   script(tx: Tx, sql: string): Promise<void>;
   /**
-   * Runs `fn` in a transaction on a connection of the pool. When `notifyOnCommit` (asked once,
-   * after `fn` resolved) names a channel, a driver that can (see {@link notifiesWithCommit})
-   * notifies it right after the COMMIT, in the same round trip.
+   * Runs `fn` in a transaction on a connection of the pool.
    * @throws {DatabaseError} when PostgreSQL rolled the transaction back at COMMIT (a statement
    * had failed and its error was caught).
+   * @throws {ConnectionLostError} with `commitUnknown` when the connection was lost after COMMIT
+   * was sent.
    */
-  transaction<T>(fn: (tx: Tx) => Promise<T>, notifyOnCommit?: () => string | undefined): Promise<T>;
-  /** Whether `transaction` honours `notifyOnCommit`. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: DriverTransactionOptions): Promise<T>;
+  /** Whether `transaction` honours {@link DriverTransactionOptions.notifyOnCommit}. */
   readonly notifiesWithCommit: boolean;
   /**
    * Runs `fn` inside a savepoint of the open transaction `tx`, on its connection: released when

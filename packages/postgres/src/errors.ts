@@ -1,4 +1,9 @@
-import { ConnectionLostError, DatabaseError, type PupError } from '@pup/core';
+import {
+  ConnectionLostError,
+  DatabaseError,
+  OperationAbortedError,
+  type PupError,
+} from '@pup/core';
 import type { AppendOutcome } from '@pup/core/adapter';
 import { DATABASE, type PostgresDriver } from './driver.js';
 import type { PostgresTables } from './schema.js';
@@ -98,4 +103,14 @@ export function appendFailure(
     return { status: 'versionConflict', actualVersion, cause: error };
   }
   return undefined;
+}
+
+/**
+ * Throws when the caller gave the transaction up (core has told the caller so already).
+ * @internal
+ */
+export function throwIfGivenUp(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) {
+    throw new OperationAbortedError('transaction', { cause: signal.reason });
+  }
 }

@@ -3,12 +3,13 @@ import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
 import {
   DATABASE,
   type DatabaseErrorInfo,
+  type DriverTransactionOptions,
   type PipelinedQuery,
   type PostgresDriver,
   quoteIdentifier,
   type Statement,
 } from './driver.js';
-import { describeDriverError, isConnectionLossCode } from './errors.js';
+import { describeDriverError, isConnectionLossCode, throwIfGivenUp } from './errors.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -130,18 +131,34 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
 
   async transaction<T>(
     fn: (client: Client) => Promise<T>,
-    notifyOnCommit?: () => string | undefined,
+    options: DriverTransactionOptions = {},
   ): Promise<T> {
+    const { notifyOnCommit, signal } = options;
     const client = await this.pool.connect();
     // Set when the connection cannot be trusted any more: it is then destroyed, not pooled.
     let broken: Error | undefined;
+    let released = false;
     // A checked-out client whose connection breaks emits `error` besides failing its query; with
     // no listener that event would crash the process. The failing query reports it.
     const onError = (error: Error): void => {
       broken ??= error;
     };
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      client.removeListener('error', onError);
+      client.release(broken);
+    };
+    // Given up by the caller: `pg` cannot cancel a statement, so the connection is closed. The
+    // transaction can then never commit, and the pool gets a new connection in its place.
+    const giveUp = (): void => {
+      broken ??= new Error('the transaction was given up');
+      release();
+    };
     client.on('error', onError);
+    signal?.addEventListener('abort', giveUp, { once: true });
     try {
+      throwIfGivenUp(signal);
       try {
         await client.query('BEGIN');
       } catch (error) {
@@ -159,6 +176,7 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
         }
         throw error;
       }
+      throwIfGivenUp(signal);
       // The notification rides on the COMMIT's round trip (simple protocol, two statements): it
       // runs after the commit, in a transaction of its own without an xid, so it costs no flush.
       const channel = notifyOnCommit?.();
@@ -181,8 +199,8 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       }
       return result;
     } finally {
-      client.removeListener('error', onError);
-      client.release(broken);
+      signal?.removeEventListener('abort', giveUp);
+      release();
     }
   }
 

@@ -1,7 +1,13 @@
 import { ConnectionLostError, InvalidConfigError } from '@pup/core';
 import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
-import type { DatabaseErrorInfo, PipelinedQuery, PostgresDriver, Statement } from './driver.js';
-import { describeDriverError, isConnectionLossCode } from './errors.js';
+import type {
+  DatabaseErrorInfo,
+  DriverTransactionOptions,
+  PipelinedQuery,
+  PostgresDriver,
+  Statement,
+} from './driver.js';
+import { describeDriverError, isConnectionLossCode, throwIfGivenUp } from './errors.js';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from './options.js';
 import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 
@@ -9,6 +15,8 @@ import { createPostgresEventStore, type PostgresEventStore } from './store.js';
 export interface PostgresJsPendingQuery extends PromiseLike<unknown> {
   /** Resolves to the rows as arrays in select-list order. */
   values(): PromiseLike<unknown[][]>;
+  /** Cancels the query (used when the caller gives its transaction up). */
+  cancel?(): unknown;
 }
 
 /**
@@ -57,7 +65,9 @@ interface SavepointSql extends PostgresJsTransactionSql {
 
 /**
  * The savepoints open on a transaction handle, innermost last, shared by every store of the
- * process: statements the stores run with the handle go to the innermost one's handle.
+ * process: statements the stores run with the handle go to the innermost one's handle (also one
+ * that the outer level runs concurrently with the savepoint: core queues savepoints of one level,
+ * not the outer level's own calls).
  */
 const openSavepoints = new WeakMap<object, SavepointSql[]>();
 /** How many savepoints are open in the process, so the common case skips the lookup. */
@@ -92,6 +102,25 @@ function current<Tx extends PostgresJsTransactionSql>(tx: Tx): PostgresJsTransac
   return open === undefined ? tx : open[open.length - 1]!;
 }
 
+/**
+ * The store's statements in flight on transactions the caller can give up (those with a signal),
+ * by handle: giving the transaction up cancels them.
+ */
+const inFlight = new WeakMap<object, Set<PostgresJsPendingQuery>>();
+/** How many such transactions run, so the common case skips the lookup. */
+let watchedTransactions = 0;
+
+/** Records `query` as in flight on `tx` when the caller can give `tx` up. */
+function watch(tx: object, query: PostgresJsPendingQuery): void {
+  const queries = inFlight.get(tx);
+  if (queries === undefined) return;
+  queries.add(query);
+  const settled = (): void => {
+    queries.delete(query);
+  };
+  query.then(settled, settled);
+}
+
 const NO_ERROR = Symbol('no error');
 
 class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresDriver<Tx> {
@@ -108,11 +137,10 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
   }
 
   query(tx: Tx, statement: Statement, params: readonly unknown[]): Promise<unknown[][]> {
-    return Promise.resolve(
-      current(tx)
-        .unsafe(statement.text, params as unknown[], { prepare: true })
-        .values(),
-    );
+    const query = current(tx).unsafe(statement.text, params as unknown[], { prepare: true });
+    const rows = query.values();
+    if (watchedTransactions > 0) watch(tx, query);
+    return Promise.resolve(rows);
   }
 
   pipeline(tx: Tx, queries: readonly PipelinedQuery[]): Promise<unknown[][][]> {
@@ -130,7 +158,11 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
     await current(tx).unsafe(sql);
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    fn: (tx: Tx) => Promise<T>,
+    options: DriverTransactionOptions = {},
+  ): Promise<T> {
+    const { signal } = options;
     let handle: Tx | undefined;
     let fnError: unknown = NO_ERROR;
     // Set once the callback resolved: postgres.js sends COMMIT next.
@@ -141,14 +173,8 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
       // The callback's result is boxed so postgres.js never treats a returned array specially.
       const box = (await this.sql.begin('', async (tx: Tx) => {
         handle = tx;
-        let value: T;
-        try {
-          value = await fn(tx);
-        } catch (error) {
-          fnError = error;
-          if (lost) return new Promise<never>(() => {});
-          throw error;
-        }
+        throwIfGivenUp(signal);
+        const value = await (signal === undefined ? callback(tx) : givingUp(tx, signal));
         if (lost) return new Promise<never>(() => {});
         committing = true;
         return { value };
@@ -163,6 +189,41 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
         anyLostTransaction = true;
       }
       throw described ?? error;
+    }
+
+    async function callback(tx: Tx): Promise<T> {
+      try {
+        return await fn(tx);
+      } catch (error) {
+        fnError = error;
+        // After a lost connection postgres.js must not send the ROLLBACK (see lostTransactions).
+        if (lost) return new Promise<never>(() => {});
+        throw error;
+      }
+    }
+
+    /**
+     * The callback of a transaction the caller can give up: giving up cancels the store's
+     * statements in flight (a statement stalled on a lock stops waiting), and a callback that
+     * resolves afterwards is rolled back, not committed.
+     */
+    async function givingUp(tx: Tx, signal: AbortSignal): Promise<T> {
+      const queries = new Set<PostgresJsPendingQuery>();
+      const cancel = (): void => {
+        for (const query of queries) query.cancel?.();
+      };
+      inFlight.set(tx, queries);
+      watchedTransactions++;
+      signal.addEventListener('abort', cancel, { once: true });
+      try {
+        const value = await callback(tx);
+        throwIfGivenUp(signal);
+        return value;
+      } finally {
+        signal.removeEventListener('abort', cancel);
+        watchedTransactions--;
+        inFlight.delete(tx);
+      }
     }
   }
 
