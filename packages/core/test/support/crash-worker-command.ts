@@ -30,6 +30,7 @@ export function crashWorkerCommand(
       compilerOptions: {
         paths: {
           '@pup/core': [join(coreSources, 'index.ts')],
+          '@pup/core/adapter': [join(coreSources, 'adapter/index.ts')],
           '@pup/core/conformance': [join(coreSources, 'conformance/index.ts')],
         },
       },
