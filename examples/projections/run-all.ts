@@ -1,10 +1,15 @@
-// CI smoke test: runs every example and fails on the first error. Examples run on SQLite, and on
-// PostgreSQL too when DATABASE_URL (or PUP_TEST_POSTGRES_URL, as in CI) names a server.
-import { spawnSync } from 'node:child_process';
+// CI smoke test: runs every example on SQLite, then on PostgreSQL when DATABASE_URL or
+// PUP_TEST_POSTGRES_URL names a server, then on MySQL / MariaDB when DATABASE_URL or
+// PUP_TEST_MYSQL_URL names one (DATABASE_URL goes to the database its scheme names). Exits
+// non-zero when any run fails; each run is stopped (with the processes it started) after
+// RUN_TIMEOUT_MS.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type DatabaseKind, databaseKindOf } from './shared/database.js';
 
+const RUN_TIMEOUT_MS = 60_000;
 const here = dirname(fileURLToPath(import.meta.url));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const examples = [
@@ -16,34 +21,89 @@ const examples = [
   'stop-resume/main.ts',
   'with-logging/main.ts',
 ];
-const postgresUrl = process.env.DATABASE_URL ?? process.env.PUP_TEST_POSTGRES_URL;
-const databases: { name: string; url: string | undefined }[] = [{ name: 'sqlite', url: undefined }];
-if (postgresUrl) databases.push({ name: 'postgres', url: postgresUrl });
+
+const databaseUrl = process.env.DATABASE_URL;
+const urlFor = (kind: DatabaseKind, fallback: string | undefined) =>
+  databaseUrl && databaseKindOf(databaseUrl) === kind ? databaseUrl : fallback;
+const databases = [
+  { kind: 'sqlite', url: undefined },
+  { kind: 'postgres', url: urlFor('postgres', process.env.PUP_TEST_POSTGRES_URL) },
+  { kind: 'mysql', url: urlFor('mysql', process.env.PUP_TEST_MYSQL_URL) },
+].filter((database) => database.kind === 'sqlite' || database.url);
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  output: string;
+}
+
+/** Runs one example in its own process group, so a timeout also stops the workers it started. */
+function runExample(example: string, url: string | undefined): Promise<RunResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
+  if (url) env.DATABASE_URL = url;
+  else delete env.DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', tsx, join(here, example)], {
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // The group has already exited.
+    }
+  };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, RUN_TIMEOUT_MS);
+  // Ctrl-C or a CI cancel reaches this process only: take the example's group down with it.
+  const interrupted = (signal: NodeJS.Signals) => {
+    stop();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+      resolve({ code, signal, timedOut, output });
+    });
+  });
+}
 
 let failed = 0;
+const summary: string[] = [];
 for (const database of databases) {
+  const started = Date.now();
   for (const example of examples) {
-    const started = Date.now();
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
-    if (database.url) env.DATABASE_URL = database.url;
-    else delete env.DATABASE_URL;
-    const result = spawnSync(process.execPath, ['--import', tsx, join(here, example)], {
-      env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (result.status === 0) {
-      console.log(`ok    ${database.name.padEnd(8)} ${example} (${seconds}s)`);
-    } else {
-      failed++;
-      console.log(
-        `FAIL  ${database.name.padEnd(8)} ${example} (${seconds}s, exit ${result.status ?? result.signal})`,
-      );
-      console.log(result.stdout, result.stderr, result.error ?? '');
+    const exampleStarted = Date.now();
+    const result = await runExample(example, database.url);
+    const seconds = ((Date.now() - exampleStarted) / 1000).toFixed(1);
+    if (result.code === 0) {
+      console.log(`ok    ${database.kind.padEnd(8)} ${example} (${seconds}s)`);
+      continue;
     }
+    failed++;
+    const why = result.timedOut
+      ? `killed after ${RUN_TIMEOUT_MS / 1000}s`
+      : `exit ${result.code ?? result.signal}`;
+    console.log(`FAIL  ${database.kind.padEnd(8)} ${example} (${seconds}s, ${why})`);
+    console.log(result.output);
   }
+  summary.push(`${database.kind} ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
+console.log(
+  `${examples.length} examples on ${databases.length} database(s): ${summary.join(', ')}`,
+);
 if (failed > 0) {
   console.error(`${failed} example run(s) failed`);
   process.exit(1);

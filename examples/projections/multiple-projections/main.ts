@@ -18,7 +18,7 @@ try {
   await createOrderLedger(db);
   const eventCounts = db.table('event_counts');
   await db.ddl(`CREATE TABLE IF NOT EXISTS ${eventCounts} (
-    event_type TEXT PRIMARY KEY,
+    event_type VARCHAR(64) PRIMARY KEY,
     events INTEGER NOT NULL
   )`);
   const facts = await seedOrders(db.store, 400);
@@ -27,12 +27,7 @@ try {
   const eventTypes: Projection = {
     name: 'event-type-counts',
     async handle(event, { tx }) {
-      await db.exec(
-        tx,
-        `INSERT INTO ${eventCounts} AS c (event_type, events) VALUES ($1, 1)
-         ON CONFLICT (event_type) DO UPDATE SET events = c.events + 1`,
-        [event.eventType],
-      );
+      await db.increment(tx, eventCounts, { event_type: event.eventType }, { events: 1 });
     },
   };
   const projections = [customerRevenueProjection(db), orderLedgerProjection(db), eventTypes];

@@ -1,5 +1,5 @@
 import type { PersistedEvent, Projection } from '@pup/core';
-import type { ExampleDatabase } from './database.js';
+import type { ExampleDatabase, Total } from './database.js';
 import { check, type ShopFacts } from './shop.js';
 
 interface OrderPlaced {
@@ -13,7 +13,7 @@ interface OrderPlaced {
  */
 export async function createCustomerRevenue(db: ExampleDatabase): Promise<void> {
   await db.ddl(`CREATE TABLE IF NOT EXISTS ${db.table('customer_revenue')} (
-    customer TEXT PRIMARY KEY,
+    customer VARCHAR(64) PRIMARY KEY,
     orders INTEGER NOT NULL,
     revenue INTEGER NOT NULL
   )`);
@@ -31,12 +31,7 @@ export function customerRevenueProjection(
     async handle(event: PersistedEvent, { tx }) {
       if (event.eventType !== 'OrderPlaced') return;
       const { customer, amount } = event.payload as OrderPlaced;
-      await db.exec(
-        tx,
-        `INSERT INTO ${table} AS r (customer, orders, revenue) VALUES ($1, 1, $2)
-         ON CONFLICT (customer) DO UPDATE SET orders = r.orders + 1, revenue = r.revenue + excluded.revenue`,
-        [customer, amount],
-      );
+      await db.increment(tx, table, { customer }, { orders: 1, revenue: amount });
     },
   };
 }
@@ -69,11 +64,11 @@ export async function checkCustomerRevenue(db: ExampleDatabase, facts: ShopFacts
  */
 export async function createOrderLedger(db: ExampleDatabase): Promise<void> {
   await db.ddl(`CREATE TABLE IF NOT EXISTS ${db.table('order_ledger')} (
-    order_id TEXT PRIMARY KEY,
-    customer TEXT NOT NULL,
+    order_id VARCHAR(64) PRIMARY KEY,
+    customer VARCHAR(64) NOT NULL,
     amount INTEGER NOT NULL,
     shipped INTEGER NOT NULL DEFAULT 0,
-    worker TEXT
+    worker VARCHAR(64)
   )`);
 }
 
@@ -106,9 +101,9 @@ export function orderLedgerProjection(
 /** Checks `order_ledger` against what was appended. */
 export async function checkOrderLedger(db: ExampleDatabase, facts: ShopFacts): Promise<void> {
   const table = db.table('order_ledger');
-  const [totals] = await db.query<{ orders: number; shipped: number }>(
+  const [totals] = await db.query<{ orders: Total; shipped: Total }>(
     null,
-    `SELECT CAST(COUNT(*) AS INTEGER) AS orders, CAST(COALESCE(SUM(shipped), 0) AS INTEGER) AS shipped FROM ${table}`,
+    `SELECT COUNT(*) AS orders, COALESCE(SUM(shipped), 0) AS shipped FROM ${table}`,
   );
   check(
     Number(totals!.orders) === facts.orders,
@@ -118,9 +113,9 @@ export async function checkOrderLedger(db: ExampleDatabase, facts: ShopFacts): P
     Number(totals!.shipped) === facts.shipped,
     `shipped ${totals!.shipped}, expected ${facts.shipped}`,
   );
-  const perCustomer = await db.query<{ customer: string; revenue: number }>(
+  const perCustomer = await db.query<{ customer: string; revenue: Total }>(
     null,
-    `SELECT customer, CAST(SUM(amount) AS INTEGER) AS revenue FROM ${table} GROUP BY customer`,
+    `SELECT customer, SUM(amount) AS revenue FROM ${table} GROUP BY customer`,
   );
   for (const row of perCustomer) {
     check(

@@ -80,7 +80,7 @@ export async function runUntilCaughtUp(
   store: EventStore<any>,
   targets: readonly CaughtUpTarget[],
   start: (signal: AbortSignal) => Promise<void>,
-  timeoutMs = 60_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const controller = new AbortController();
   const running = start(controller.signal);
