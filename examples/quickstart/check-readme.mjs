@@ -1,22 +1,23 @@
 // Keeps the code blocks of the repository's README identical to the files they show.
-// A block is written as <!-- include: path/from/repo/root.ts --> ```ts ... ``` <!-- end include -->.
+// A block is written as <!-- include: path/from/repo/root.ts --> ```ts ... ``` <!-- end include -->
+// (```js for JavaScript files).
 // `node check-readme.mjs` fails on any drift; `node check-readme.mjs --write` copies the files in.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('../../', import.meta.url);
 const readmeUrl = new URL('README.md', root);
 const readme = readFileSync(readmeUrl, 'utf8');
-const block = /<!-- include: (\S+) -->\n```ts\n([\s\S]*?)```\n<!-- end include -->/g;
+const block = /<!-- include: (\S+) -->\n```(ts|js)\n([\s\S]*?)```\n<!-- end include -->/g;
 const write = process.argv.includes('--write');
 
 let count = 0;
 const drifted = [];
-const updated = readme.replace(block, (whole, path, shown) => {
+const updated = readme.replace(block, (whole, path, language, shown) => {
   count++;
   const source = readFileSync(new URL(path, root), 'utf8');
   if (shown === source) return whole;
   drifted.push(path);
-  return `<!-- include: ${path} -->\n\`\`\`ts\n${source}\`\`\`\n<!-- end include -->`;
+  return `<!-- include: ${path} -->\n\`\`\`${language}\n${source}\`\`\`\n<!-- end include -->`;
 });
 
 if (count === 0) {
