@@ -13,7 +13,8 @@ export type PupErrorCode =
   | 'STORE_CLOSED'
   | 'DATABASE_ERROR'
   | 'CONNECTION_LOST'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'SCHEMA_VERSION';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -237,5 +238,28 @@ export class OperationAbortedError extends PupError {
     );
     this.timedOut = options?.timedOut ?? false;
     this.commitUnknown = options?.commitUnknown ?? false;
+  }
+}
+
+/**
+ * The event store schema in the database is newer than this version of the adapter knows:
+ * `migrate()` refuses to touch it. Upgrade the adapter in every process that uses the store.
+ */
+export class SchemaVersionError extends PupError {
+  /** Name of the database (`PostgreSQL`, `SQLite`, …). */
+  readonly database: string;
+  /** The schema version recorded in the database. */
+  readonly found: number;
+  /** The newest schema version this adapter knows. */
+  readonly supported: number;
+
+  constructor(database: string, found: number, supported: number) {
+    super(
+      'SCHEMA_VERSION',
+      `${database}: the event store schema is at version ${found}, newer than version ${supported} that this adapter knows; upgrade the adapter`,
+    );
+    this.database = database;
+    this.found = found;
+    this.supported = supported;
   }
 }

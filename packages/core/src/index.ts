@@ -14,6 +14,7 @@ export {
   ProjectionError,
   PupError,
   type PupErrorCode,
+  SchemaVersionError,
   StoreClosedError,
 } from './errors.js';
 export { ExpectedVersion, type ExpectedVersionKind } from './expected-version.js';

@@ -116,26 +116,6 @@ export function duplicateKeyOf(error: unknown): string | undefined {
   return match?.[1];
 }
 
-/**
- * The schema in the database is newer than this version of `@pup/mysql` knows: `migrate()`
- * refuses to touch it. Upgrade the package (every process using the store) instead.
- */
-export class MysqlSchemaVersionError extends DatabaseError {
-  /** The schema version recorded in the database. */
-  readonly found: number;
-  /** The newest schema version this package knows. */
-  readonly supported: number;
-
-  constructor(found: number, supported: number) {
-    super(
-      DATABASE,
-      `the event store schema is at version ${found}, newer than the ${supported} this @pup/mysql knows; upgrade @pup/mysql`,
-    );
-    this.found = found;
-    this.supported = supported;
-  }
-}
-
 /** The server is older than the adapter needs (`SKIP LOCKED`: MySQL 8.0.1+, MariaDB 10.6+). */
 export class MysqlServerVersionError extends DatabaseError {
   /** What `VERSION()` returned. */

@@ -5,7 +5,7 @@
  */
 export { BLOCK_SIZE } from './blocks.js';
 export type { MysqlPool, MysqlPoolConnection, MysqlResultHeader } from './driver.js';
-export { MysqlSchemaVersionError, MysqlServerVersionError } from './errors.js';
+export { MysqlServerVersionError } from './errors.js';
 export type { MysqlEventStoreOptions } from './options.js';
 export { mysqlSchemaSql, SCHEMA_VERSION } from './schema.js';
 export type { MysqlLogStatus } from './status.js';

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { DatabaseError } from '@pup/core';
+import { DatabaseError, SchemaVersionError } from '@pup/core';
 import { DATABASE, type MysqlPool, run, selectRows, toNumber } from './driver.js';
 import {
   ER_NO_SUCH_TABLE,
   errnoOf,
-  MysqlSchemaVersionError,
   MysqlServerVersionError,
 } from './errors.js';
 import { type MysqlTables, SCHEMA_VERSION, schemaStatements } from './schema.js';
@@ -57,7 +56,7 @@ export async function migrate(pool: MysqlPool, t: MysqlTables): Promise<void> {
       } catch (error) {
         if (errnoOf(error) !== ER_NO_SUCH_TABLE) throw error;
       }
-      if (found > SCHEMA_VERSION) throw new MysqlSchemaVersionError(found, SCHEMA_VERSION);
+      if (found > SCHEMA_VERSION) throw new SchemaVersionError(DATABASE, found, SCHEMA_VERSION);
       for (const statement of schemaStatements(t)) await run(conn, statement);
     } finally {
       await run(conn, 'DO RELEASE_LOCK(?)', [lockName]).catch(() => undefined);

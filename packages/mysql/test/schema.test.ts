@@ -1,9 +1,8 @@
-import { ExpectedVersion, InvalidConfigError } from '@pup/core';
+import { ExpectedVersion, InvalidConfigError, SchemaVersionError } from '@pup/core';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import {
   createMysqlEventStore,
-  MysqlSchemaVersionError,
   mysqlSchemaSql,
   SCHEMA_VERSION,
 } from '../src/index.js';
@@ -71,16 +70,17 @@ describe('schema and migrate()', () => {
     }
   });
 
-  it('refuses a schema newer than it knows with MysqlSchemaVersionError', async () => {
+  it('refuses a schema newer than it knows with SchemaVersionError', async () => {
     const subject = await createTestStore();
     try {
       await adminQuery(`UPDATE ${subject.sql.meta} SET value = ? WHERE name = 'schema_version'`, [
         SCHEMA_VERSION + 1,
       ]);
       const error = await subject.store.migrate().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(MysqlSchemaVersionError);
-      expect((error as MysqlSchemaVersionError).found).toBe(SCHEMA_VERSION + 1);
-      expect((error as MysqlSchemaVersionError).code).toBe('DATABASE_ERROR');
+      expect(error).toBeInstanceOf(SchemaVersionError);
+      expect((error as SchemaVersionError).found).toBe(SCHEMA_VERSION + 1);
+      expect((error as SchemaVersionError).supported).toBe(SCHEMA_VERSION);
+      expect((error as SchemaVersionError).code).toBe('SCHEMA_VERSION');
     } finally {
       await subject.cleanup();
     }
