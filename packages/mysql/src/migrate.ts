@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DatabaseError, SchemaVersionError } from '@pup/core';
 import { DATABASE, type MysqlPool, run, selectRows, toNumber } from './driver.js';
-import {
-  ER_NO_SUCH_TABLE,
-  errnoOf,
-  MysqlServerVersionError,
-} from './errors.js';
+import { ER_NO_SUCH_TABLE, errnoOf, MysqlServerVersionError } from './errors.js';
 import { type MysqlTables, SCHEMA_VERSION, schemaStatements } from './schema.js';
 
 /** How long `migrate()` waits for another process's migration of the same store, in seconds. */

@@ -1,11 +1,7 @@
 import { ExpectedVersion, InvalidConfigError, SchemaVersionError } from '@pup/core';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import {
-  createMysqlEventStore,
-  mysqlSchemaSql,
-  SCHEMA_VERSION,
-} from '../src/index.js';
+import { createMysqlEventStore, mysqlSchemaSql, SCHEMA_VERSION } from '../src/index.js';
 import { supportsSkipLocked } from '../src/migrate.js';
 import { mysqlTables, schemaStatements } from '../src/schema.js';
 import {
