@@ -37,6 +37,11 @@ export interface PreparedAppend {
 }
 
 const STREAM_FIELDS = ['boundedContext', 'aggregateType', 'aggregateId'] as const;
+const STREAM_FIELD_LIMITS = {
+  boundedContext: inputLimits.maxBoundedContextLength,
+  aggregateType: inputLimits.maxAggregateTypeLength,
+  aggregateId: inputLimits.maxAggregateIdLength,
+} as const;
 const OPTIONAL_TEXT_FIELDS = ['traceId', 'correlationId', 'causationId'] as const;
 
 function requireText(
@@ -96,7 +101,10 @@ function encodeMetadata(
   }
   let json: string | undefined;
   try {
-    json = JSON.stringify(value, metadataText);
+    json = JSON.stringify(value);
+    // NUL and lone surrogates come out of JSON.stringify as \u escapes: only when the text has
+    // one is it worth walking every key and string.
+    if (json !== undefined && json.includes('\\u')) JSON.stringify(value, metadataText);
   } catch (error) {
     if (error instanceof MetadataTextError) {
       throw new InvalidEventError(
@@ -152,30 +160,34 @@ export function prepareAppend(
 
   const prepared: PreparedEvent[] = new Array(events.length);
   let stream: StreamRef | undefined;
+  let lastEventType: string | undefined;
   let ids: Set<string> | undefined;
   for (let index = 0; index < events.length; index++) {
     const event = events[index] as unknown as Record<string, unknown>;
     if (typeof event !== 'object' || event === null) {
       throw new InvalidEventError(index, 'event', 'must be an object');
     }
-    const boundedContext = requireText(
-      event,
-      index,
-      'boundedContext',
-      inputLimits.maxBoundedContextLength,
-    );
-    const aggregateType = requireText(
-      event,
-      index,
-      'aggregateType',
-      inputLimits.maxAggregateTypeLength,
-    );
-    const aggregateId = requireText(event, index, 'aggregateId', inputLimits.maxAggregateIdLength);
     if (stream === undefined) {
-      stream = { boundedContext, aggregateType, aggregateId };
+      stream = {
+        boundedContext: requireText(
+          event,
+          index,
+          'boundedContext',
+          inputLimits.maxBoundedContextLength,
+        ),
+        aggregateType: requireText(
+          event,
+          index,
+          'aggregateType',
+          inputLimits.maxAggregateTypeLength,
+        ),
+        aggregateId: requireText(event, index, 'aggregateId', inputLimits.maxAggregateIdLength),
+      };
     } else {
+      // Equal to the first event's (already checked) stream, or an error either way.
       for (const field of STREAM_FIELDS) {
         if (event[field] !== stream[field]) {
+          requireText(event, index, field, STREAM_FIELD_LIMITS[field]);
           throw new InvalidEventError(
             index,
             field,
@@ -184,7 +196,14 @@ export function prepareAppend(
         }
       }
     }
-    const eventType = requireText(event, index, 'eventType', inputLimits.maxEventTypeLength);
+    // Events of one append often share their type: check each distinct one once.
+    let eventType: string;
+    if (event.eventType === lastEventType && lastEventType !== undefined) {
+      eventType = lastEventType;
+    } else {
+      eventType = requireText(event, index, 'eventType', inputLimits.maxEventTypeLength);
+      lastEventType = eventType;
+    }
 
     let eventId: string;
     if (event.eventId === undefined || event.eventId === null) {
