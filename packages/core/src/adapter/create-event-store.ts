@@ -183,6 +183,42 @@ function checkDeadlineOptions(options: unknown, operation: string): void {
   }
 }
 
+/** A {@link Deadline} that is the caller's own signal (no timer, no controller of our own). */
+function signalDeadline(signal: AbortSignal): Deadline {
+  return {
+    signal,
+    timedOut: false,
+    race: (work) => raceSignal(signal, work),
+    dispose() {},
+  };
+}
+
+/** `work`, or a rejection with {@link GAVE_UP} as soon as `signal` aborts. */
+function raceSignal<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(GAVE_UP);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const giveUp = (): void => {
+      // What the work still does is dropped: the dialect interrupts it through the signal.
+      work.catch(() => undefined);
+      reject(GAVE_UP);
+    };
+    signal.addEventListener('abort', giveUp, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', giveUp);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', giveUp);
+        reject(error);
+      },
+    );
+  });
+}
+
 /**
  * A {@link Deadline} for the options, or `undefined` when they set neither signal nor timeout.
  * @throws {InvalidArgumentError} on a wrong shape.
@@ -197,51 +233,26 @@ function startDeadline(
   const timeoutMs = options?.timeoutMs;
   if (signal === undefined && timeoutMs === undefined) return undefined;
   if (signal?.aborted) throw new OperationAbortedError(operation, { cause: signal.reason });
+  if (timeoutMs === undefined) return signalDeadline(signal!);
   const controller = new AbortController();
   let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  if (timeoutMs !== undefined) {
-    timer = setTimeout(
-      () => {
-        timedOut = true;
-        controller.abort(new Error(`${operation} timed out after ${timeoutMs} ms`));
-      },
-      Math.min(timeoutMs, MAX_WAIT_MS),
-    );
-  }
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      controller.abort(new Error(`${operation} timed out after ${timeoutMs} ms`));
+    },
+    Math.min(timeoutMs, MAX_WAIT_MS),
+  );
   return {
     signal: controller.signal,
     get timedOut() {
       return timedOut;
     },
-    race<T>(work: Promise<T>): Promise<T> {
-      if (controller.signal.aborted) {
-        work.catch(() => undefined);
-        return Promise.reject(GAVE_UP);
-      }
-      return new Promise<T>((resolve, reject) => {
-        const giveUp = (): void => {
-          // What the work still does is dropped: the dialect interrupts it through the signal.
-          work.catch(() => undefined);
-          reject(GAVE_UP);
-        };
-        controller.signal.addEventListener('abort', giveUp, { once: true });
-        work.then(
-          (value) => {
-            controller.signal.removeEventListener('abort', giveUp);
-            resolve(value);
-          },
-          (error: unknown) => {
-            controller.signal.removeEventListener('abort', giveUp);
-            reject(error);
-          },
-        );
-      });
-    },
+    race: (work) => raceSignal(controller.signal, work),
     dispose(): void {
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     },
   };
