@@ -88,6 +88,18 @@ function arrayQuery(statement: Statement, params: readonly unknown[]): PgQueryCo
 const PG_CONNECTION_ERROR =
   /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
+/** A `pg.Client` made from the pool's own `Client` class and options. */
+interface DedicatedPgClient extends PgPoolClient {
+  connect(): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+/** The LISTEN connection and how to let go of it (`error`: it must not be reused). */
+interface ListenConnection {
+  client: PgPoolClient;
+  done(error?: Error): void;
+}
+
 /** SQLSTATE of a statement sent to a transaction that a failed statement has aborted. */
 const IN_FAILED_TRANSACTION = '25P02';
 
@@ -233,8 +245,32 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
     return result;
   }
 
+  /**
+   * The connection LISTEN runs on. A `pg.Pool` says how it makes its clients (its `Client` class
+   * and `options`), so the listener gets a connection of its own, outside the pool: it never takes
+   * a connection that transactions wait for (a pool of one keeps working). Anything else that
+   * only has `connect()` lends one of its clients.
+   */
+  private async listenConnection(): Promise<ListenConnection> {
+    const { Client, options } = this.pool as { Client?: unknown; options?: unknown };
+    if (typeof Client !== 'function' || typeof options !== 'object' || options === null) {
+      const client = await this.pool.connect();
+      return { client, done: (error) => client.release(error) };
+    }
+    const client = new (Client as new (config: object) => DedicatedPgClient)(options);
+    // Errors after the listener let go of the client must not crash the process.
+    client.on('error', () => {});
+    await client.connect();
+    return {
+      client,
+      done: () => {
+        client.end().catch(() => undefined);
+      },
+    };
+  }
+
   async listen(channel: string, handlers: CommitListenerHandlers): Promise<CommitListener> {
-    const client = await this.pool.connect();
+    const { client, done } = await this.listenConnection();
     let open = true;
     const onNotification = (message: { channel: string }): void => {
       if (message.channel === channel) handlers.onCommit();
@@ -249,7 +285,7 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       open = false;
       detach();
       // A broken connection must not go back to the pool.
-      client.release(error instanceof Error ? error : new Error('LISTEN connection ended'));
+      done(error instanceof Error ? error : new Error('LISTEN connection ended'));
       handlers.onClosed(error);
     };
     const onError = (error: Error): void => drop(error);
@@ -263,7 +299,7 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       if (open) {
         open = false;
         detach();
-        client.release(error as Error);
+        done(asError(error));
       }
       throw error;
     }
@@ -274,10 +310,10 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
         try {
           await client.query(`UNLISTEN ${quoteIdentifier(channel)}`);
           detach();
-          client.release();
+          done();
         } catch (error) {
           detach();
-          client.release(error as Error);
+          done(asError(error));
         }
       },
     };

@@ -3,10 +3,11 @@ import {
   DuplicateEventIdError,
   ExpectedVersion,
   type NewEvent,
+  ProjectionProcessor,
   type StreamRef,
 } from '@pup/core';
 import { describe, expect, it } from 'vitest';
-import { bothDrivers, type TestStore, within } from './support.js';
+import { bothDrivers, sleep, type TestStore, within } from './support.js';
 
 function ref(aggregateId: string): StreamRef {
   return { boundedContext: 'nested', aggregateType: 'Thing', aggregateId };
@@ -185,6 +186,47 @@ describe.each(bothDrivers())('nested transactions ($name)', (driver) => {
       );
       expect(await committedVersions(subject)).toEqual({ first: [1], second: [1] });
     } finally {
+      await subject.cleanup();
+    }
+  });
+
+  it('a projection processor on a pool of one: its listener takes no connection of the pool', async () => {
+    const subject = await driver.createStoreOnPoolOfOne();
+    const { store } = subject;
+    const abort = new AbortController();
+    try {
+      const handled: string[] = [];
+      const processor = new ProjectionProcessor(store, { batchSize: 10, pollIntervalMs: 500 });
+      const run = processor.run(
+        {
+          name: 'pool-of-one',
+          handle: (e) => {
+            handled.push(e.aggregateId);
+          },
+        },
+        { signal: abort.signal },
+      );
+      // Caught up on the empty log, the processor waits for events: its listener is open.
+      await sleep(300);
+      for (const id of ['first', 'second']) {
+        await within(
+          10_000,
+          'an append on the pool of one while the processor listens',
+          store.appendToStream(ExpectedVersion.noStream(), [event(id)]),
+        );
+      }
+      await within(
+        15_000,
+        'the processor handles both events',
+        (async () => {
+          while (handled.length < 2) await sleep(20);
+        })(),
+      );
+      expect(handled).toEqual(['first', 'second']);
+      abort.abort();
+      await within(5_000, 'the run ends after abort', run);
+    } finally {
+      abort.abort();
       await subject.cleanup();
     }
   });
