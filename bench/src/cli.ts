@@ -22,13 +22,15 @@ export const USAGE = `Usage: pnpm bench [--adapter sqlite|postgres|mysql]... [--
   --adapter   adapter to run (repeatable or comma-separated); default: every adapter available
   --quick     small sizes, 2 pairs: a smoke test that fails unless every workload produced numbers
   --json      also write the results as JSON to <file>, or to stdout when no file is given
-  --workload  only these workloads: append-1 append-100 append-1x8 read-stream-100 catch-up
-              catch-up-1000 catch-up-rss (repeatable or comma-separated)
+  --workload  only these workloads: append-1 append-1-stream append-100 append-1x8
+              append-held-open read-stream-100 catch-up catch-up-1000 catch-up-peer catch-up-rss
+              (repeatable or comma-separated)
   --pairs     A/B pairs per workload (default 5, catch-up 3, quick 2)
   --batch-size  events per batch of the catch-up workloads (default 100, the processor's)
 
 Environment: PUP_BENCH_POSTGRES_URL, else PUP_TEST_POSTGRES_URL, else
-postgres://postgres@127.0.0.1:5432/test.`;
+postgres://postgres@127.0.0.1:5432/test; PUP_BENCH_MYSQL_URL, else PUP_TEST_MYSQL_URL, else
+mysql://root@127.0.0.1:3306/test.`;
 
 const ADAPTERS: readonly string[] = ['sqlite', 'postgres', 'mysql'];
 

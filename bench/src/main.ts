@@ -8,8 +8,9 @@ import { renderReport } from './report.js';
 import type { BenchReport, WorkloadResult } from './results.js';
 import { runRssWorkload } from './rss/measure.js';
 import { runWorkload } from './runner.js';
+import { dropScratch, targetConfig } from './targets/config.js';
 import { adapterUnavailable, KNOWN_ADAPTERS, TARGETS } from './targets/index.js';
-import type { AdapterName, BenchTarget, TargetConfig } from './targets/types.js';
+import type { AdapterName, BenchTarget } from './targets/types.js';
 import { sizesFor, WORKLOADS } from './workloads.js';
 
 const ALL_WORKLOADS = [...WORKLOADS.map((w) => w.id), 'catch-up-rss'];
@@ -48,7 +49,7 @@ function failed(target: BenchTarget, workload: string, error: unknown): Workload
     size: '—',
     status: 'failed',
     reason,
-    goal: null,
+    goals: [],
   };
 }
 
@@ -77,14 +78,7 @@ async function main(): Promise<number> {
 
   const adapters = await selectAdapters(options);
   const scratch = mkdtempSync(join(tmpdir(), 'pup-bench-'));
-  const config: TargetConfig = {
-    postgresUrl:
-      process.env.PUP_BENCH_POSTGRES_URL ??
-      process.env.PUP_TEST_POSTGRES_URL ??
-      'postgres://postgres@127.0.0.1:5432/test',
-    postgresSchema: `pup_bench_${process.pid}`,
-    sqliteFile: join(scratch, 'bench.sqlite'),
-  };
+  const config = targetConfig(`pup_bench_${process.pid}`, join(scratch, 'bench.sqlite'));
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
@@ -116,7 +110,9 @@ async function main(): Promise<number> {
           `cannot open ${entry.id}: ${error instanceof Error ? error.message : String(error)}` +
           (entry.adapter === 'postgres'
             ? ` (set PUP_BENCH_POSTGRES_URL or PUP_TEST_POSTGRES_URL; tried ${config.postgresUrl})`
-            : '');
+            : entry.adapter === 'mysql'
+              ? ` (set PUP_BENCH_MYSQL_URL or PUP_TEST_MYSQL_URL; tried ${config.mysqlUrl})`
+              : '');
         progress(reason);
         report.results.push({
           target: entry.id,
@@ -127,9 +123,27 @@ async function main(): Promise<number> {
           size: '—',
           status: 'failed',
           reason,
-          goal: null,
+          goals: [],
         });
         continue;
+      }
+      if (target.peer !== undefined) {
+        await target.peer.open();
+        const reason = target.peer.unavailable();
+        if (reason !== null) {
+          progress(`[${target.id}] without ${target.peer.name}: ${reason}`);
+          report.results.push({
+            target: target.id,
+            adapter: entry.adapter,
+            driver: target.driver,
+            workload: '*',
+            title: `open the peer ${target.peer.name}`,
+            size: '—',
+            status: 'failed',
+            reason,
+            goals: [],
+          });
+        }
       }
       try {
         const unavailable = target.pupUnavailable();
@@ -141,7 +155,7 @@ async function main(): Promise<number> {
           sizes.catchUpPairs = options.pairs;
         }
         for (const workload of WORKLOADS) {
-          if (!wanted(workload.id)) continue;
+          if (!wanted(workload.id) || !workload.appliesTo(target)) continue;
           progress(`[${target.id}] ${workload.id}: ${workload.describe(sizes)}`);
           try {
             report.results.push(await runWorkload(target, workload, sizes));
@@ -156,14 +170,18 @@ async function main(): Promise<number> {
             report.results.push(failed(target, 'catch-up-rss', error));
           }
         }
-        report.environments[target.id] = { driver: target.driver, ...(await target.environment()) };
+        report.environments[target.id] = {
+          driver: target.driver,
+          ...(await target.environment()),
+          ...(target.peer?.unavailable() === null ? target.peer.environment() : {}),
+        };
       } finally {
         await target.close();
       }
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-    await dropPostgresSchema(config, adapters);
+    await dropScratch(config, adapters);
   }
   report.finishedAt = new Date().toISOString();
 
@@ -192,21 +210,6 @@ async function main(): Promise<number> {
     }
   }
   return failures.length > 0 ? 1 : 0;
-}
-
-/** Drops the run's PostgreSQL schema, whatever happened. */
-async function dropPostgresSchema(config: TargetConfig, adapters: AdapterName[]): Promise<void> {
-  if (!adapters.includes('postgres')) return;
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: config.postgresUrl });
-  try {
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${config.postgresSchema} CASCADE`);
-  } catch {
-    // Nothing to clean when the server was never reachable.
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 main().then(

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatMiB, formatMs, formatRate } from './progress.js';
+import { SIDE_SHORT } from './report.js';
 import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
 
 function ratio(value: Ratio | undefined): string {
@@ -18,8 +19,14 @@ function latency(side: SideResult | undefined): string {
 }
 
 function goal(r: WorkloadResult): string {
-  if (r.goal === null) return '—';
-  return `≥ ${r.goal} ${r.met ? '✅' : '❌'}`;
+  if (r.goals.length === 0) return '—';
+  return r.goals
+    .map(
+      (g) =>
+        `≥ ${g.ratio} of ${SIDE_SHORT[g.against]}` +
+        (g.met === undefined ? '' : g.met ? ' ✅' : ' ❌'),
+    )
+    .join('; ');
 }
 
 function memory(side: SideResult | undefined): string {
@@ -36,13 +43,17 @@ function main(): void {
   for (const target of [...new Set(report.results.map((r) => r.target))]) {
     const rows = report.results.filter((r) => r.target === target);
     out.push(`### ${target} (${rows[0]!.driver})`, '');
+    const peer = rows.some((r) => r.peer !== undefined);
     out.push(
-      '| workload | size | pup ev/s | raw ev/s | pup/raw (min–max) | goal | raw+ ev/s | pup/raw+ | p50 / p99 ms pup | p50 / p99 ms raw |',
-      '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
+      `| workload | size | pup ev/s | raw ev/s | pup/raw (min–max) | raw+ ev/s | pup/raw+ |${peer ? ' peer ev/s | pup/peer |' : ''} goal | p50 / p99 ms pup | p50 / p99 ms raw |`,
+      `|---|---|---:|---:|---:|---:|---:|${peer ? '---:|---:|' : ''}---|---:|---:|`,
     );
     for (const r of rows) {
+      const peerCells = peer
+        ? ` ${formatRate(r.peer?.eventsPerSec)} | ${ratio(r.ratioPeer)} |`
+        : '';
       out.push(
-        `| ${r.workload} | ${r.size} | ${formatRate(r.pup?.eventsPerSec)} | ${formatRate(r.raw?.eventsPerSec)} | ${r.status === 'failed' ? `FAILED: ${r.reason}` : ratio(r.ratio)} | ${goal(r)} | ${formatRate(r.rawPlus?.eventsPerSec)} | ${ratio(r.ratioPlus)} | ${latency(r.pup)} | ${latency(r.raw)} |`,
+        `| ${r.workload} | ${r.size} | ${formatRate(r.pup?.eventsPerSec)} | ${formatRate(r.raw?.eventsPerSec)} | ${r.status === 'failed' ? `FAILED: ${r.reason}` : ratio(r.ratio)} | ${formatRate(r.rawPlus?.eventsPerSec)} | ${ratio(r.ratioPlus)} |${peerCells} ${goal(r)} | ${latency(r.pup)} | ${latency(r.raw)} |`,
       );
     }
     const rss = rows.find((r) => r.workload === 'catch-up-rss');

@@ -10,48 +10,38 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { progress } from './progress.js';
+import { dropScratch, targetConfig } from './targets/config.js';
 import { targetEntry } from './targets/index.js';
-import type { SideName, TargetConfig } from './targets/types.js';
+import type { SideName } from './targets/types.js';
 import { sizesFor, WORKLOADS } from './workloads.js';
 
 async function main(): Promise<void> {
   const [targetId, workloadId, side, scaleText] = process.argv.slice(2);
   const workload = WORKLOADS.find((w) => w.id === workloadId);
   if (targetId === undefined || workload === undefined || side === undefined) {
-    throw new Error('usage: profile.ts <target> <workload> <pup|raw|rawPlus> [scale]');
+    throw new Error('usage: profile.ts <target> <workload> <pup|raw|rawPlus|peer> [scale]');
   }
   const scratch = mkdtempSync(join(tmpdir(), 'pup-profile-'));
-  const config: TargetConfig = {
-    postgresUrl:
-      process.env.PUP_BENCH_POSTGRES_URL ??
-      process.env.PUP_TEST_POSTGRES_URL ??
-      'postgres://postgres@127.0.0.1:5432/test',
-    postgresSchema: `pup_profile_${process.pid}`,
-    sqliteFile: join(scratch, 'profile.sqlite'),
-  };
+  const config = targetConfig(`pup_profile_${process.pid}`, join(scratch, 'profile.sqlite'));
   const entry = targetEntry(targetId);
   const target = await entry.create(config);
   await target.open();
+  const sides = [side as SideName];
+  if (side === 'peer') await target.peer?.open();
   try {
     const sizes = sizesFor(entry.adapter, false);
-    await workload.setup(target, sizes);
-    await workload.beforeRun(target);
-    await workload.run(target[side as SideName], sizes, 0.2);
-    await workload.beforeRun(target);
-    const measure = await workload.run(target[side as SideName], sizes, Number(scaleText ?? 1));
+    await workload.setup(target, sizes, sides);
+    await workload.beforeRun(target, sides);
+    await workload.run(target, side as SideName, sizes, 0.2);
+    await workload.beforeRun(target, sides);
+    const measure = await workload.run(target, side as SideName, sizes, Number(scaleText ?? 1));
     progress(
       `${targetId} ${workload.id} ${side}: ${Math.round(measure.events / measure.seconds)} events/s`,
     );
   } finally {
     await target.close();
     rmSync(scratch, { recursive: true, force: true });
-    if (entry.adapter === 'postgres') {
-      const { default: pg } = await import('pg');
-      const client = new pg.Client({ connectionString: config.postgresUrl });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${config.postgresSchema} CASCADE`);
-      await client.end();
-    }
+    await dropScratch(config, [entry.adapter]);
   }
 }
 

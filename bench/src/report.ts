@@ -23,10 +23,18 @@ function ratio(result: WorkloadResult, value: Ratio | undefined): string {
   return `${value.median.toFixed(2)} (${value.min.toFixed(2)}–${value.max.toFixed(2)})`;
 }
 
+/** Short names of the sides in goal cells. */
+export const SIDE_SHORT = { raw: 'raw', rawPlus: 'raw+', peer: 'peer' } as const;
+
 function goal(result: WorkloadResult): string {
-  if (result.goal === null) return '—';
-  if (result.met === undefined) return `≥${result.goal}`;
-  return `≥${result.goal} ${result.met ? 'ok' : 'MISS'}`;
+  if (result.goals.length === 0) return '—';
+  return result.goals
+    .map(
+      (g) =>
+        `≥${g.ratio} ${SIDE_SHORT[g.against]}` +
+        (g.met === undefined ? '' : g.met ? ' ok' : ' MISS'),
+    )
+    .join(', ');
 }
 
 function rss(side: SideResult | undefined): string {
@@ -48,6 +56,8 @@ export function renderReport(report: BenchReport): string {
     goal(r),
     formatRate(r.rawPlus?.eventsPerSec),
     ratio(r, r.ratioPlus),
+    formatRate(r.peer?.eventsPerSec),
+    ratio(r, r.ratioPeer),
     latency(r.pup),
     latency(r.raw),
   ]);
@@ -63,6 +73,8 @@ export function renderReport(report: BenchReport): string {
         'goal',
         'raw+ ev/s',
         'pup/raw+',
+        'peer ev/s',
+        'pup/peer',
         'pup p50/p99 ms',
         'raw p50/p99 ms',
       ],
@@ -93,6 +105,10 @@ export function renderReport(report: BenchReport): string {
       reasons.add(line);
     } else if (r.reason !== undefined) {
       notes.push(`${r.target} ${r.workload}: ${r.reason}`);
+    }
+    if (r.sides !== undefined) {
+      const sides = Object.entries(r.sides).map(([side, what]) => `${side} = ${what}`);
+      notes.push(`${r.target} ${r.workload}: ${sides.join('; ')}`);
     }
     if (r.note !== undefined) notes.push(`${r.target} ${r.workload}: ${r.note}`);
   }

@@ -34,6 +34,23 @@ export interface SideResult {
   };
 }
 
+/** A ratio an issue asks for: pup events/s over a baseline's, at least `ratio`. */
+export interface Goal {
+  /** The side pup is measured against. */
+  against: Exclude<SideName, 'pup'>;
+  ratio: number;
+  /** Where the goal comes from, such as `issue 13`. */
+  source?: string;
+}
+
+/** A goal with the verdict of this run. */
+export interface GoalResult extends Goal {
+  /** Median ratio of this run against that side. */
+  measured?: number;
+  /** Whether the median ratio reaches the goal (absent without a ratio). */
+  met?: boolean;
+}
+
 /** One workload on one target. */
 export interface WorkloadResult {
   target: string;
@@ -45,18 +62,22 @@ export interface WorkloadResult {
   status: 'ok' | 'raw-only' | 'failed';
   /** Why the pup side did not run, or what failed. */
   reason?: string;
+  /** What each side did in this workload, when it is not the usual meaning of the side. */
+  sides?: Partial<Record<SideName, string>>;
   pup?: SideResult;
   raw?: SideResult;
   /** The raw+ baseline: raw plus the head row (appends) or the row decoding (reads). */
   rawPlus?: SideResult;
+  /** The peer library (Emmett), where it takes part. */
+  peer?: SideResult;
   /** pup/raw events/s: median, min and max of the A/B pairs. */
   ratio?: Ratio;
   /** pup/raw+ events/s over the same pairs. */
   ratioPlus?: Ratio;
-  /** The ratio the issue asks for, or null. */
-  goal: number | null;
-  /** Whether the median ratio reaches the goal (absent without a goal or a ratio). */
-  met?: boolean;
+  /** pup/peer events/s over the same pairs. */
+  ratioPeer?: Ratio;
+  /** The ratios the issues ask for, with this run's verdicts. */
+  goals: GoalResult[];
   note?: string;
 }
 
@@ -74,7 +95,7 @@ export interface BenchReport {
 
 /**
  * The order the sides run in for pair `index`: rotated from pair to pair (pup-raw, raw-pup; or
- * pup-raw-head, raw-head-pup, head-pup-raw) so drift and caching favour no side.
+ * pup-raw-head, raw-head-pup, head-pup-raw, …) so drift and caching favour no side.
  */
 export function sideOrder(sides: readonly SideName[], index: number): SideName[] {
   const shift = index % sides.length;

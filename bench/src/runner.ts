@@ -11,7 +11,7 @@ const WARM_UP_SCALE = 0.1;
  * Runs one workload on one target: fresh tables, a warm-up run of each side, then `pairs` rounds
  * of every side. A round of a sliced workload interleaves its slices (pup, raw, raw+, raw, raw+,
  * pup, …) so that every side sees the same background load; the catch-up alternates
- * whole runs in rotating order. Without a pup side (adapter not landed yet) it measures the raw
+ * whole runs in rotating order. Without a pup side (adapter not landed yet) it measures the
  * baselines alone.
  */
 export async function runWorkload(
@@ -19,6 +19,19 @@ export async function runWorkload(
   workload: Workload,
   sizes: Sizes,
 ): Promise<WorkloadResult> {
+  const unavailable = target.pupUnavailable();
+  const plan = workload.sides(target);
+  const sides = plan.names.filter(
+    (side) =>
+      (side !== 'pup' || unavailable === null) &&
+      (side !== 'peer' || target.peer?.unavailable() === null),
+  );
+  const labels: Partial<Record<SideName, string>> = {};
+  for (const side of sides) if (plan.labels?.[side] !== undefined) labels[side] = plan.labels[side];
+  if (sides.includes('peer') && labels.peer === undefined) labels.peer = target.peer!.name;
+  const notes = [target.notes(workload.id)];
+  if (sides.includes('peer')) notes.push(target.peer!.notes(workload.id));
+  const note = notes.filter((n): n is string => n !== undefined).join('; ');
   const base = {
     target: target.id,
     adapter: target.adapter,
@@ -26,31 +39,28 @@ export async function runWorkload(
     workload: workload.id,
     title: workload.title,
     size: workload.describe(sizes),
-    goal: workload.target(target.adapter),
-    note: target.notes(workload.id),
+    ...(Object.keys(labels).length > 0 ? { sides: labels } : {}),
+    ...(note.length > 0 ? { note } : {}),
   };
-  const unavailable = target.pupUnavailable();
-  const sides: SideName[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
-  if (workload.withPlusBaseline) sides.push('rawPlus');
   const label = `[${target.id}] ${workload.id}`;
 
-  await workload.setup(target, sizes);
+  await workload.setup(target, sizes, sides);
   for (const side of sides) {
-    await workload.beforeRun(target);
-    await workload.run(target[side], sizes, WARM_UP_SCALE);
+    await workload.beforeRun(target, sides);
+    await workload.run(target, side, sizes, WARM_UP_SCALE);
   }
 
-  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawPlus: [] };
+  const measures: Record<SideName, RunMeasure[]> = { pup: [], raw: [], rawPlus: [], peer: [] };
   const pairCount = workload.pairs(sizes);
   const slices = workload.sliced ? sizes.slices : 1;
   for (let pair = 0; pair < pairCount; pair++) {
     // Sliced: the sides share the pair's tables, interleaved. Whole runs: each gets its own.
-    if (workload.sliced) await workload.beforeRun(target);
+    if (workload.sliced) await workload.beforeRun(target, sides);
     const pairMeasures = new Map<SideName, RunMeasure>();
     for (let slice = 0; slice < slices; slice++) {
       for (const side of sideOrder(sides, pair * slices + slice)) {
-        if (!workload.sliced) await workload.beforeRun(target);
-        const measure = await workload.run(target[side], sizes, 1 / slices);
+        if (!workload.sliced) await workload.beforeRun(target, sides);
+        const measure = await workload.run(target, side, sizes, 1 / slices);
         pairMeasures.set(side, add(pairMeasures.get(side), measure));
       }
     }
@@ -67,23 +77,27 @@ export async function runWorkload(
     }
   }
 
-  const raw = summarize(measures.raw);
-  const rawPlus = workload.withPlusBaseline ? summarize(measures.rawPlus) : undefined;
-  const withPlus = rawPlus === undefined ? {} : { rawPlus };
+  const results: Partial<Record<SideName, SideResult>> = {};
+  for (const side of sides) results[side] = summarize(measures[side]);
+  const goals = workload.goals(target.adapter);
   if (unavailable !== null) {
-    return { ...base, status: 'raw-only', reason: unavailable, raw, ...withPlus };
+    return { ...base, status: 'raw-only', reason: unavailable, ...results, goals };
   }
-  const pup = summarize(measures.pup);
-  const ratio = ratioOf(measures.pup, measures.raw);
+  const ratios: Partial<Record<Exclude<SideName, 'pup'>, Ratio>> = {};
+  for (const side of sides) {
+    if (side !== 'pup') ratios[side] = ratioOf(measures.pup, measures[side]);
+  }
   return {
     ...base,
     status: 'ok',
-    pup,
-    raw,
-    ...withPlus,
-    ratio,
-    ...(rawPlus === undefined ? {} : { ratioPlus: ratioOf(measures.pup, measures.rawPlus) }),
-    ...(base.goal === null ? {} : { met: ratio.median >= base.goal }),
+    ...results,
+    ...(ratios.raw === undefined ? {} : { ratio: ratios.raw }),
+    ...(ratios.rawPlus === undefined ? {} : { ratioPlus: ratios.rawPlus }),
+    ...(ratios.peer === undefined ? {} : { ratioPeer: ratios.peer }),
+    goals: goals.map((g) => {
+      const measured = ratios[g.against]?.median;
+      return measured === undefined ? { ...g } : { ...g, measured, met: measured >= g.ratio };
+    }),
   };
 }
 

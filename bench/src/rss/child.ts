@@ -12,7 +12,7 @@ import type { SideName, TargetConfig } from '../targets/types.js';
 export interface RssChildSpec {
   targetId: string;
   config: TargetConfig;
-  side: SideName;
+  side: Exclude<SideName, 'peer'>;
   total: number;
   batchSize: number;
 }

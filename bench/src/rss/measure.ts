@@ -54,10 +54,10 @@ export async function runRssWorkload(
     workload: 'catch-up-rss',
     title: 'peak RSS of a catch-up (child process)',
     size: `${sizes.rss.toLocaleString('en-US')} events, batch ${sizes.batchSize}`,
-    goal: null,
+    goals: [],
   };
   const unavailable = target.pupUnavailable();
-  const sides: SideName[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
+  const sides: Exclude<SideName, 'peer'>[] = unavailable === null ? ['pup', 'raw'] : ['raw'];
 
   await target.resetTables();
   progress(`[${target.id}] catch-up-rss preloading ${sizes.rss.toLocaleString('en-US')} events`);

@@ -11,9 +11,9 @@ export interface TargetEntry {
 }
 
 /**
- * Every target, in report order. To add an adapter (MySQL/MariaDB once `@pup/mysql` exists):
- * implement `BenchTarget` in `targets/<adapter>.ts` with the raw baseline on the same driver, and
- * list it here; the workloads, runner, RSS child and report need no change.
+ * Every target, in report order. To add an adapter: implement `BenchTarget` in
+ * `targets/<adapter>.ts` with the raw baselines on the same driver, and list it here; the
+ * workloads, runner, RSS child and report need no change.
  */
 export const TARGETS: readonly TargetEntry[] = [
   {
@@ -34,19 +34,26 @@ export const TARGETS: readonly TargetEntry[] = [
     load: () => import('./postgres-js.js').then((m) => m.loadPostgresJsAdapter()),
     create: async (config) => (await import('./postgres-js.js')).createPostgresJsTarget(config),
   },
+  {
+    id: 'mysql',
+    adapter: 'mysql',
+    load: () => import('./mysql.js').then((m) => m.loadMysqlAdapter()),
+    create: async (config) => (await import('./mysql.js')).createMysqlTarget(config),
+  },
 ];
 
 /** Adapters with a benchmark target in this harness. */
 export const KNOWN_ADAPTERS: readonly AdapterName[] = ['sqlite', 'postgres', 'mysql'];
 
 /**
- * Why an adapter cannot be benchmarked here, or null when it can. MySQL has no `@pup/mysql`
- * package and no target yet.
+ * Why an adapter cannot be benchmarked here, or null when it can: its package does not load
+ * (not built), or the harness has no target for it.
  */
 export async function adapterUnavailable(adapter: AdapterName): Promise<string | null> {
-  if (TARGETS.some((t) => t.adapter === adapter)) return null;
-  const loaded = await importOptional(`@pup/${adapter}`);
-  return loaded.reason ?? `no benchmark target for ${adapter} yet (add one in bench/src/targets)`;
+  if (!TARGETS.some((t) => t.adapter === adapter)) {
+    return `no benchmark target for ${adapter} (add one in bench/src/targets)`;
+  }
+  return (await importOptional(`@pup/${adapter}`)).reason;
 }
 
 /** Builds the target with this id. */

@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { decodeRawRow } from './decode.js';
+import { createEmmettPeer } from './emmett.js';
 import { importOptional, packageVersion } from './load.js';
 import {
   PostgresSchemaAdmin,
@@ -75,6 +76,9 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
       const s = store!;
       await s.transaction((tx) => s.append(tx, ExpectedVersion.noStream(), events));
     },
+    async appendToStream(events) {
+      await store!.appendToStream(ExpectedVersion.noStream(), events);
+    },
     async readStream(stream) {
       // Outside a transaction, like the raw read: the pool's `sql` has the same query surface.
       return (await store!.readAggregateStream(sql as unknown as TransactionSql, stream)).events
@@ -109,6 +113,7 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
     pup,
     raw: rawPostgresJsOps(sql, tables, false),
     rawPlus: rawPostgresJsOps(sql, tables, true),
+    peer: createEmmettPeer(config),
   };
 }
 
@@ -120,23 +125,39 @@ export async function createPostgresJsTarget(config: TargetConfig): Promise<Benc
 function rawPostgresJsOps(sql: Sql, tables: TableNames, withHead: boolean): SideOps {
   const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
   const insertSql = new Map<number, string>();
+  const insertText = (rows: number): string => {
+    let text = insertSql.get(rows);
+    if (text === undefined) {
+      text = build(tables, rows);
+      insertSql.set(rows, text);
+    }
+    return text;
+  };
   const readSql = readStreamSql(tables);
   const keysetSql = keysetReadSql(tables);
 
   return {
     async append(events: readonly NewEvent[]) {
       const rows = rawRows(events);
-      let text: string | undefined = insertSql.get(rows.length);
-      if (text === undefined) {
-        text = build(tables, rows.length);
-        insertSql.set(rows.length, text);
-      }
+      const text = insertText(rows.length);
       const values = rowValues(rows) as never[];
       await sql.begin(async (tx) => {
         const result = await tx.unsafe(text, values, { prepare: true });
         if (result.count !== rows.length) throw new Error('the stream already exists');
       });
     },
+    // Raw only: the same INSERT as one autocommit statement (one round trip, its own commit).
+    ...(withHead
+      ? {}
+      : {
+          async appendToStream(events: readonly NewEvent[]) {
+            const rows = rawRows(events);
+            const result = await sql.unsafe(insertText(rows.length), rowValues(rows) as never[], {
+              prepare: true,
+            });
+            if (result.count !== rows.length) throw new Error('the stream already exists');
+          },
+        }),
     async readStream(stream: StreamRef) {
       const rows = await sql
         .unsafe(readSql, [stream.boundedContext, stream.aggregateType, stream.aggregateId], {

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { decodeRawRow } from './decode.js';
+import { createEmmettPeer } from './emmett.js';
 import { importOptional, packageVersion } from './load.js';
 import {
   PostgresSchemaAdmin,
@@ -36,11 +37,30 @@ interface PupPgModule {
 /** Connections in the pool shared by pup and raw: the 8 writers plus pup's listener. */
 const POOL_SIZE = 10;
 
+/**
+ * pg's own parsers of the types that Emmett's driver layer (dumbo) replaces in pg's process-wide
+ * registry when it loads (int8 → BigInt, json and jsonb → its own parser), taken when this module
+ * loads, before any peer does. pup's and raw's pool gets them through its `types`, so they read
+ * with pg's defaults whatever a peer did to the registry.
+ */
+const OWN_PARSERS = new Map(
+  [20, 114, 3802].map((oid) => [oid, pg.types.getTypeParser(oid, 'text')] as const),
+);
+const ownTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    (format !== 'binary' ? OWN_PARSERS.get(oid) : undefined) ??
+    pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
 /** PostgreSQL through `pg` (node-postgres): pup's `createPgEventStore` against raw `pg` queries. */
 export async function createPgTarget(config: TargetConfig): Promise<BenchTarget> {
   const loaded = await loadPgAdapter();
   const tables = postgresTables(config.postgresSchema);
-  const pool = new pg.Pool({ connectionString: config.postgresUrl, max: POOL_SIZE });
+  const pool = new pg.Pool({
+    connectionString: config.postgresUrl,
+    max: POOL_SIZE,
+    types: ownTypes,
+  });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it.
   });
@@ -60,6 +80,9 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     async append(events) {
       const s = store!;
       await s.transaction((tx) => s.append(tx, ExpectedVersion.noStream(), events));
+    },
+    async appendToStream(events) {
+      await store!.appendToStream(ExpectedVersion.noStream(), events);
     },
     async readStream(stream) {
       const client = await pool.connect();
@@ -101,6 +124,7 @@ export async function createPgTarget(config: TargetConfig): Promise<BenchTarget>
     pup,
     raw,
     rawPlus,
+    peer: createEmmettPeer(config),
   };
 }
 
@@ -121,23 +145,40 @@ function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps
   const build = withHead ? multiRowInsertWithHeadSql : multiRowInsertSql;
   const prefix = withHead ? 'bench_insert_head' : 'bench_insert';
   const insertSql = new Map<number, string>();
+  const insertText = (rows: number): string => {
+    let text = insertSql.get(rows);
+    if (text === undefined) {
+      text = build(tables, rows);
+      insertSql.set(rows, text);
+    }
+    return text;
+  };
   const readSql = readStreamSql(tables);
   const keysetSql = keysetReadSql(tables);
 
   return {
+    // Raw only: the same INSERT as one autocommit statement (one round trip, its own commit).
+    ...(withHead
+      ? {}
+      : {
+          async appendToStream(events: readonly NewEvent[]) {
+            const rows = rawRows(events);
+            const result = await pool.query({
+              name: `${prefix}_${rows.length}`,
+              text: insertText(rows.length),
+              values: rowValues(rows),
+            });
+            if (result.rowCount !== rows.length) throw new Error('the stream already exists');
+          },
+        }),
     async append(events: readonly NewEvent[]) {
       const rows = rawRows(events);
-      let text: string | undefined = insertSql.get(rows.length);
-      if (text === undefined) {
-        text = build(tables, rows.length);
-        insertSql.set(rows.length, text);
-      }
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await client.query({
           name: `${prefix}_${rows.length}`,
-          text,
+          text: insertText(rows.length),
           values: rowValues(rows),
         });
         if (result.rowCount !== rows.length) throw new Error('the stream already exists');

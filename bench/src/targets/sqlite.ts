@@ -7,7 +7,7 @@ import {
   type StreamRef,
 } from '@pup/core';
 import Database from 'better-sqlite3';
-import { rawRows } from '../fixtures.js';
+import { type RawEventRow, rawRows } from '../fixtures.js';
 import { pupCatchUp } from '../pup-catch-up.js';
 import { decodeRawRow } from './decode.js';
 import { importOptional, packageVersion } from './load.js';
@@ -80,11 +80,31 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
       const s = store!;
       await s.transaction(async (tx) => s.append(tx, ExpectedVersion.noStream(), events));
     },
+    async appendToStream(events) {
+      await store!.appendToStream(ExpectedVersion.noStream(), events);
+    },
     async readStream(stream) {
       return (await store!.readAggregateStream(db!, stream)).events.length;
     },
     catchUp: (options) => pupCatchUp(store!, options),
   };
+
+  const insertRow = (s: RawStatements, row: RawEventRow) =>
+    s.insert.run(
+      row.boundedContext,
+      row.aggregateType,
+      row.aggregateId,
+      row.aggregateVersion,
+      row.eventId,
+      row.eventType,
+      row.eventVersion,
+      row.payload,
+      row.metadata,
+      row.traceId,
+      row.correlationId,
+      row.causationId,
+      row.createdAt.getTime(),
+    );
 
   const rawAppend = (withHead: boolean) => async (events: readonly NewEvent[]) => {
     const s = raws();
@@ -101,23 +121,7 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
         );
         if (changes !== 1) throw new Error('the stream already exists');
       }
-      for (const row of rows) {
-        s.insert.run(
-          row.boundedContext,
-          row.aggregateType,
-          row.aggregateId,
-          row.aggregateVersion,
-          row.eventId,
-          row.eventType,
-          row.eventVersion,
-          row.payload,
-          row.metadata,
-          row.traceId,
-          row.correlationId,
-          row.causationId,
-          row.createdAt.getTime(),
-        );
-      }
+      for (const row of rows) insertRow(s, row);
       s.commit.run();
     } catch (error) {
       if (db!.inTransaction) s.rollback.run();
@@ -128,6 +132,15 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
   /** Raw sides; `plus` also writes the head row and decodes what it reads. */
   const rawSide = (plus: boolean): SideOps => ({
     append: rawAppend(plus),
+    // One event, one statement in its own implicit transaction (raw only).
+    ...(plus
+      ? {}
+      : {
+          async appendToStream(events: readonly NewEvent[]) {
+            const s = raws();
+            for (const row of rawRows(events)) insertRow(s, row);
+          },
+        }),
     async readStream(stream: StreamRef) {
       const rows = raws().readStream.all(
         stream.boundedContext,

@@ -5,18 +5,27 @@ export type AdapterName = 'sqlite' | 'postgres' | 'mysql';
 
 /** Options of a catch-up read of the whole log. */
 export interface CatchUpOptions {
-  /** Events in the log; the read stops once it has seen this many. */
+  /** Events to read at least; the read stops at the first batch boundary at or after this many. */
   total: number;
-  /** Events per batch (per transaction for pup, per keyset query for raw). */
+  /**
+   * Events per batch: pup's `batchSize` (batches may grow up to its default `maxBatchSize` while
+   * behind), the page size of a raw keyset read, the peer's batch size.
+   */
   batchSize: number;
   /** Called after each batch with the events seen so far (the RSS child samples memory here). */
   onBatch?: (seen: number) => void;
 }
 
-/** The operations a workload times: one implementation through pup, one through the raw driver. */
+/** The operations a workload times: one implementation per side. */
 export interface SideOps {
   /** Appends the events (all of one new stream) in one transaction. */
   append(events: readonly NewEvent[]): Promise<void>;
+  /**
+   * Appends the events (all of one new stream) without a transaction around the call: pup's
+   * `store.appendToStream`, the peer's own append, or (raw) one autocommit statement. Absent on
+   * the sides that have no such path.
+   */
+  appendToStream?(events: readonly NewEvent[]): Promise<void>;
   /** Reads one whole stream; returns how many events were read. */
   readStream(stream: StreamRef): Promise<number>;
   /** Reads the whole log from the start in batches; returns how many events were read. */
@@ -25,11 +34,13 @@ export interface SideOps {
 
 /**
  * Which implementation runs: pup; the raw-driver baseline the issues define (appends write the
- * event rows only, reads return the driver's rows); or `rawPlus`, the raw baseline doing the rest
- * of pup's unavoidable work: appends also create the aggregate head row in the same statement or
- * transaction, reads also decode each row (payload JSON, metadata JSON, `created_at` as a Date).
+ * event rows only, reads return the driver's rows); `rawPlus`, the raw baseline doing the rest
+ * of pup's unavoidable work (appends also create the aggregate head row, on MySQL through pup's
+ * position blocks; reads also decode each row); `peer`, another event-sourcing library on the
+ * same database (Emmett on PostgreSQL). A workload may give a side another meaning and says so
+ * in its labels.
  */
-export type SideName = 'pup' | 'raw' | 'rawPlus';
+export type SideName = 'pup' | 'raw' | 'rawPlus' | 'peer';
 
 /** Where targets find their databases; handed to the RSS child process as JSON. */
 export interface TargetConfig {
@@ -37,8 +48,35 @@ export interface TargetConfig {
   postgresUrl: string;
   /** PostgreSQL schema the benchmark owns (dropped and recreated per workload). */
   postgresSchema: string;
+  /** PostgreSQL schema of the peer library's tables (created once, dropped at the end). */
+  peerSchema: string;
   /** SQLite database file (recreated per workload). */
   sqliteFile: string;
+  /** MySQL / MariaDB connection string. */
+  mysqlUrl: string;
+  /** MySQL database the benchmark owns (dropped and recreated per workload). */
+  mysqlDatabase: string;
+}
+
+/** Another event-sourcing library measured beside pup on the same database. */
+export interface PeerTarget {
+  /** Name and version, such as `emmett 0.42.0`. */
+  readonly name: string;
+  /** Workload ids the peer takes part in. */
+  readonly workloads: readonly string[];
+  /** Why the peer cannot run (not installed, failed to open), or null when it can. */
+  unavailable(): string | null;
+  /** Connects and creates the peer's schema; call once. A failure is kept as `unavailable()`. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Empties the peer's tables so the next run starts from the same state. */
+  empty(): Promise<void>;
+  /** Loads `count` events as streams of `perStream` through the peer's own API (untimed). */
+  preload(count: number, perStream: number): Promise<void>;
+  /** Settings worth printing with the results (batch size, polling). */
+  environment(): Record<string, string>;
+  notes(workload: string): string | undefined;
+  readonly ops: SideOps;
 }
 
 /** One adapter + driver under test, with both sides and the plumbing around them. */
@@ -68,6 +106,13 @@ export interface BenchTarget {
   readonly raw: SideOps;
   /** `raw` plus the head row (appends) or the decoding of each row read (reads). */
   readonly rawPlus: SideOps;
+  /**
+   * Opens a pup transaction, appends one event in it and keeps it open until the returned
+   * function is called (which commits it). Only on targets that measure a held-open writer.
+   */
+  holdOpenTransaction?(): Promise<() => Promise<void>>;
+  /** Another library on the same database, when this target measures one (created, not opened). */
+  readonly peer?: PeerTarget;
 }
 
 /** Creates a target from its config; `null` when its driver or adapter is not installed. */
