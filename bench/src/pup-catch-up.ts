@@ -1,4 +1,9 @@
-import { type EventStore, type Projection, ProjectionProcessor } from '@pup/core';
+import {
+  type EventStore,
+  type Projection,
+  ProjectionProcessor,
+  type TransactionOptions,
+} from '@pup/core';
 import type { CatchUpOptions } from './targets/types.js';
 
 let projectionCounter = 0;
@@ -13,7 +18,7 @@ export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions
   projectionCounter += 1;
   const controller = new AbortController();
   let seen = 0;
-  const { total, batchSize, onBatch } = options;
+  const { total, batchSize, onBatch, signal } = options;
   const projection: Projection<any> = {
     name: `bench-catch-up-${process.pid}-${projectionCounter}`,
     handle() {
@@ -22,8 +27,11 @@ export async function pupCatchUp(store: EventStore<any>, options: CatchUpOptions
     },
   };
   const stopping: EventStore<any> = Object.create(store);
-  stopping.transaction = <T>(fn: (tx: unknown) => Promise<T>): Promise<T> => {
-    if (seen < total) return store.transaction(fn);
+  stopping.transaction = <T>(
+    fn: (tx: unknown) => Promise<T>,
+    transactionOptions?: TransactionOptions,
+  ): Promise<T> => {
+    if (seen < total && !signal?.aborted) return store.transaction(fn, transactionOptions);
     controller.abort();
     // "Nothing read": the processor sees the abort and returns.
     return Promise.resolve(0 as T);

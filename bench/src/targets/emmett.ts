@@ -87,7 +87,7 @@ export function createEmmettPeer(config: TargetConfig): PeerTarget {
     async readStream(stream) {
       return (await store!.readStream(streamName(stream))).events.length;
     },
-    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+    async catchUp({ total, batchSize, onBatch, signal }: CatchUpOptions) {
       processorCounter += 1;
       let seen = 0;
       // No `stopWhen: { noMessagesLeft: true }`: Emmett reads only below the oldest transaction
@@ -104,13 +104,16 @@ export function createEmmettPeer(config: TargetConfig): PeerTarget {
           return seen >= total ? { type: 'STOP' as const } : undefined;
         },
       });
-      const timeout = setTimeout(() => void consumer.stop(), CATCH_UP_TIMEOUT_MS);
+      const stop = () => void consumer.stop();
+      const timeout = setTimeout(stop, CATCH_UP_TIMEOUT_MS);
+      signal?.addEventListener('abort', stop);
       try {
         // Resolves once the reactor stopped; `close()` would also end the store's pool, which
         // the consumer shares.
         await consumer.start();
       } finally {
         clearTimeout(timeout);
+        signal?.removeEventListener('abort', stop);
       }
       return seen;
     },

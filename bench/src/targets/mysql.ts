@@ -332,12 +332,12 @@ function rawSide(pool: Pool, t: MysqlBenchTables, blocks: boolean): SideOps {
         conn.release();
       }
     },
-    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+    async catchUp({ total, batchSize, onBatch, signal }: CatchUpOptions) {
       const conn = await pool.getConnection();
       try {
         let after = 0;
         let seen = 0;
-        while (seen < total) {
+        while (seen < total && !signal?.aborted) {
           const [rows] = await conn.query<mysql.RowDataPacket[]>({
             sql: keysetSql,
             values: [after, batchSize],

@@ -167,10 +167,10 @@ function rawPostgresJsOps(sql: Sql, tables: TableNames, withHead: boolean): Side
       if (withHead) for (const row of rows) decodeRawRow(row, 9, 10, 14);
       return rows.length;
     },
-    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+    async catchUp({ total, batchSize, onBatch, signal }: CatchUpOptions) {
       let after = 0;
       let seen = 0;
-      while (seen < total) {
+      while (seen < total && !signal?.aborted) {
         const rows = await sql.unsafe(keysetSql, [after, batchSize], { prepare: true }).values();
         if (rows.length === 0) break;
         for (const row of rows) {

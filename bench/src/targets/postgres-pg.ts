@@ -205,12 +205,12 @@ function rawPgOps(pool: pg.Pool, tables: TableNames, withHead: boolean): SideOps
         client.release();
       }
     },
-    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+    async catchUp({ total, batchSize, onBatch, signal }: CatchUpOptions) {
       const client = await pool.connect();
       try {
         let after = 0;
         let seen = 0;
-        while (seen < total) {
+        while (seen < total && !signal?.aborted) {
           const result = await client.query({
             name: 'bench_keyset',
             text: keysetSql,

@@ -150,11 +150,11 @@ export async function createSqliteTarget(config: TargetConfig): Promise<BenchTar
       if (plus) for (const row of rows) decodeRawRow(row, 8, 9, 13);
       return rows.length;
     },
-    async catchUp({ total, batchSize, onBatch }: CatchUpOptions) {
+    async catchUp({ total, batchSize, onBatch, signal }: CatchUpOptions) {
       const keyset = raws().keyset;
       let after = 0;
       let seen = 0;
-      while (seen < total) {
+      while (seen < total && !signal?.aborted) {
         const rows = keyset.all(after, batchSize) as unknown[][];
         if (rows.length === 0) break;
         for (const row of rows) {

@@ -14,6 +14,8 @@ export interface CatchUpOptions {
   batchSize: number;
   /** Called after each batch with the events seen so far (the RSS child samples memory here). */
   onBatch?: (seen: number) => void;
+  /** Ends the read early, after the batch in flight; the result is then what was read. */
+  signal?: AbortSignal;
 }
 
 /** The operations a workload times: one implementation per side. */
