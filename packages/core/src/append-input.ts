@@ -4,6 +4,11 @@ import {
   InvalidEventError,
   NoEventsError,
 } from './errors.js';
+import {
+  currentEventVersion,
+  type ResolvedEventOptions,
+  validateAppendedPayload,
+} from './event-options.js';
 import { type ExpectedVersion, toExpectedVersion } from './expected-version.js';
 import { inputLimits, textProblem } from './input-limits.js';
 import type { Serializer } from './serializer.js';
@@ -134,16 +139,22 @@ function encodeMetadata(
  * Validates and encodes the input of an append. Every adapter calls it before touching the
  * database, so bad input fails the same way everywhere and nothing is written.
  *
+ * With `eventOptions` (the store's resolved `events` option), an event without `eventVersion`
+ * gets its type's current version, and payloads are checked against their type's schema.
+ *
  * @throws {NoEventsError} when `events` is empty.
- * @throws {InvalidEventError} naming the first invalid event and field.
+ * @throws {InvalidEventError} naming the first invalid event and field (for a payload that fails
+ * its schema: field `payload`, with `eventType` and the schema's `issues`).
  * @throws {DuplicateEventIdError} when two events of the call share an id.
  * @throws {InvalidArgumentError} when `expected` is not an `ExpectedVersion`.
+ * @throws {InvalidConfigError} when a schema validates asynchronously.
  */
 export function prepareAppend(
   expectedVersion: ExpectedVersion,
   events: readonly NewEvent[],
   serializer: Serializer,
   now: Date = new Date(),
+  eventOptions?: ResolvedEventOptions,
 ): PreparedAppend {
   const expected = toExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) {
@@ -219,7 +230,9 @@ export function prepareAppend(
       ids.add(eventId);
     }
 
-    const eventVersion = event.eventVersion ?? 1;
+    const eventVersion =
+      event.eventVersion ??
+      (eventOptions === undefined ? 1 : currentEventVersion(eventOptions, eventType));
     if (
       typeof eventVersion !== 'number' ||
       !Number.isSafeInteger(eventVersion) ||
@@ -250,6 +263,19 @@ export function prepareAppend(
     const correlationId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[1]);
     const causationId = optionalText(event, index, OPTIONAL_TEXT_FIELDS[2]);
     const { json: metadataJson, metadata } = encodeMetadata(event.metadata, index);
+    if (eventOptions?.schemas != null) {
+      validateAppendedPayload(eventOptions, index, {
+        boundedContext: stream!.boundedContext,
+        aggregateType: stream!.aggregateType,
+        aggregateId: stream!.aggregateId,
+        eventId,
+        eventType,
+        eventVersion,
+        metadata,
+        createdAt,
+        payload: event.payload,
+      });
+    }
 
     let payloadBytes: Uint8Array;
     try {

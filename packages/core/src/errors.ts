@@ -1,4 +1,5 @@
 import type { ExpectedVersion } from './expected-version.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 import type { StreamRef } from './types.js';
 
 /** Stable machine-readable codes carried by every {@link PupError}. */
@@ -14,7 +15,8 @@ export type PupErrorCode =
   | 'DATABASE_ERROR'
   | 'CONNECTION_LOST'
   | 'ABORTED'
-  | 'SCHEMA_VERSION';
+  | 'SCHEMA_VERSION'
+  | 'INVALID_STORED_EVENT';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -81,11 +83,58 @@ export class InvalidEventError extends PupError {
   readonly index: number;
   /** Name of the offending field (`eventType`, `payload`, `metadata`, …). */
   readonly field: string;
+  /** The event's type, when a payload failed its event type's schema. */
+  readonly eventType: string | undefined;
+  /** What the event type's schema reported, when a payload failed it. */
+  readonly issues: readonly StandardSchemaV1.Issue[] | undefined;
 
-  constructor(index: number, field: string, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    index: number,
+    field: string,
+    reason: string,
+    options?: {
+      cause?: unknown;
+      eventType?: string;
+      issues?: readonly StandardSchemaV1.Issue[];
+    },
+  ) {
     super('INVALID_EVENT', `Event #${index} has an invalid ${field}: ${reason}`, options);
     this.index = index;
     this.field = field;
+    this.eventType = options?.eventType;
+    this.issues = options?.issues;
+  }
+}
+
+/**
+ * An event read from the log does not reach the caller in its event type's current shape: its
+ * upcaster threw, or (with `events.validateOnRead`) its payload failed the event type's schema.
+ * The stored event is unchanged; fix the upcaster or schema (or add the missing upcaster).
+ */
+export class InvalidStoredEventError extends PupError {
+  /** Global position of the event. */
+  readonly globalPosition: number;
+  /** Its type. */
+  readonly eventType: string;
+  /** Its version when the failure happened (after the upcasters that succeeded). */
+  readonly eventVersion: number;
+  /** What the schema reported, when the payload failed it. */
+  readonly issues: readonly StandardSchemaV1.Issue[] | undefined;
+
+  constructor(
+    event: { globalPosition: number; eventType: string; eventVersion: number },
+    reason: string,
+    options?: { cause?: unknown; issues?: readonly StandardSchemaV1.Issue[] },
+  ) {
+    super(
+      'INVALID_STORED_EVENT',
+      `The ${event.eventType} event (version ${event.eventVersion}) at global position ${event.globalPosition} ${reason}`,
+      options,
+    );
+    this.globalPosition = event.globalPosition;
+    this.eventType = event.eventType;
+    this.eventVersion = event.eventVersion;
+    this.issues = options?.issues;
   }
 }
 

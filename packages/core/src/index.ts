@@ -1,5 +1,18 @@
 export type { CompleteEventStore } from './adapter/create-event-store.js';
 export { compareCheckpoints } from './checkpoint.js';
+export type { CommandHandler, Decider } from './command/decider.js';
+export {
+  type DeciderSpecification,
+  type DecisionAssertions,
+  type DecisionOutcome,
+  type DecisionScenario,
+  deciderSpec,
+} from './command/decider-spec.js';
+export {
+  type CommandResult,
+  type HandleCommandOptions,
+  handleCommand,
+} from './command/handle-command.js';
 export {
   ConnectionLostError,
   DatabaseError,
@@ -7,6 +20,7 @@ export {
   InvalidArgumentError,
   InvalidConfigError,
   InvalidEventError,
+  InvalidStoredEventError,
   isTransientError,
   NoEventsError,
   OperationAbortedError,
@@ -17,6 +31,13 @@ export {
   SchemaVersionError,
   StoreClosedError,
 } from './errors.js';
+export type {
+  EventOptions,
+  EventSchemas,
+  EventUpcasters,
+  UpcastEvent,
+  Upcaster,
+} from './event-options.js';
 export { ExpectedVersion, type ExpectedVersionKind } from './expected-version.js';
 export {
   createInMemoryEventStore,
@@ -26,6 +47,13 @@ export {
   type InMemoryTransaction,
 } from './in-memory/in-memory-store.js';
 export { type InputLimits, inputLimits } from './input-limits.js';
+export {
+  type IterateAggregateStreamOptions,
+  type IterateEventsOptions,
+  type IterateOptions,
+  iterateAggregateStream,
+  iterateEvents,
+} from './iterate.js';
 export type { Logger } from './logger.js';
 export type { EventStoreOptions } from './options.js';
 export {
@@ -34,6 +62,7 @@ export {
 } from './projection/config.js';
 export { hashPartitionStrategy, type PartitionStrategy } from './projection/partition.js';
 export { ProjectionProcessor } from './projection/processor.js';
+export { type ResetProjectionOptions, resetProjection } from './projection/reset.js';
 export {
   type ProjectionRunEntry,
   type RunProjectionPartitionsOptions,
@@ -59,6 +88,18 @@ export {
   type Serializer,
   type SerializerEvent,
 } from './serializer.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export type {
+  DomainEvent,
+  EventDataOf,
+  EventMap,
+  EventMapOf,
+  EventTypeOf,
+  EventUnion,
+  NewEventOf,
+  PayloadOf,
+  PersistedEventOf,
+} from './typed-events.js';
 export type {
   AppendResult,
   AppendToStreamOptions,
@@ -71,6 +112,7 @@ export type {
   ProjectionBatch,
   ReadEventsOptions,
   ReadProjectionBatchOptions,
+  SavedCheckpoint,
   Stream,
   StreamRef,
   TableNames,

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { applyReadRules, type ResolvedEventOptions } from './event-options.js';
 import { inputLimits, textProblem } from './input-limits.js';
 import type { Serializer } from './serializer.js';
 import type {
@@ -176,8 +177,17 @@ export interface StoredEventRow {
   createdAt: Date | number;
 }
 
-/** Turns a stored row into a {@link PersistedEvent}, deserializing its payload. */
-export function decodeEvent(row: StoredEventRow, serializer: Serializer): PersistedEvent {
+/**
+ * Turns a stored row into a {@link PersistedEvent}, deserializing its payload. With
+ * `eventOptions` (the store's resolved `events` option) the payload is then upcast to its type's
+ * current version, and checked against its schema when `validateOnRead` is set.
+ * @throws {InvalidStoredEventError} when an upcaster throws or the payload fails its schema.
+ */
+export function decodeEvent(
+  row: StoredEventRow,
+  serializer: Serializer,
+  eventOptions?: ResolvedEventOptions,
+): PersistedEvent {
   const event = {
     boundedContext: row.boundedContext,
     aggregateType: row.aggregateType,
@@ -199,6 +209,7 @@ export function decodeEvent(row: StoredEventRow, serializer: Serializer): Persis
     createdAt: row.createdAt instanceof Date ? row.createdAt : new Date(row.createdAt),
   };
   event.payload = serializer.deserialize(row.payload, event);
+  if (eventOptions !== undefined) applyReadRules(eventOptions, event);
   return event;
 }
 

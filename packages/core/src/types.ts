@@ -1,4 +1,5 @@
 import type { ExpectedVersion } from './expected-version.js';
+import type { DomainEvent, NewEventOf, PersistedEventOf } from './typed-events.js';
 
 /**
  * Opaque, totally ordered position in the event log. Reading "after" a checkpoint resumes exactly
@@ -17,15 +18,22 @@ export interface StreamRef {
   aggregateId: string;
 }
 
-/** An event to append. Only the stream, `eventType` and `payload` are required. */
-export interface NewEvent<P = unknown> extends StreamRef {
+/**
+ * An event to append. Only the stream, `eventType` and `payload` are required.
+ * @typeParam P The payload's type.
+ * @typeParam T The event type (a string literal in a typed store, see `NewEventOf`).
+ */
+export interface NewEvent<P = unknown, T extends string = string> extends StreamRef {
   /** The event's type, such as `InvoiceIssued`. */
-  eventType: string;
+  eventType: T;
   /** The domain data, serialized by the store's serializer (JSON by default). */
   payload: P;
   /** UUID of the event; a time-ordered UUID (v7) is generated when absent. */
   eventId?: string;
-  /** Version of the payload's schema. @default 1 */
+  /**
+   * Version of the payload's schema. @default 1, or the event type's current version when the
+   * store has upcasters for it (one more than the highest version they upcast from)
+   */
   eventVersion?: number;
   /** Free-form JSON-serializable data about the event. @default null */
   metadata?: Record<string, unknown> | null;
@@ -39,8 +47,12 @@ export interface NewEvent<P = unknown> extends StreamRef {
   createdAt?: Date;
 }
 
-/** An event as stored in the log, with every field present. */
-export interface PersistedEvent<P = unknown> extends StreamRef {
+/**
+ * An event as stored in the log, with every field present.
+ * @typeParam P The payload's type.
+ * @typeParam T The event type (a string literal in a typed store, see `PersistedEventOf`).
+ */
+export interface PersistedEvent<P = unknown, T extends string = string> extends StreamRef {
   /** Unique, increasing position assigned by the store. Gaps are possible. */
   globalPosition: number;
   /** 1-based position within the aggregate's stream. */
@@ -48,7 +60,8 @@ export interface PersistedEvent<P = unknown> extends StreamRef {
   /** Token to resume reading right after this event. */
   checkpoint: Checkpoint;
   eventId: string;
-  eventType: string;
+  eventType: T;
+  /** Version of the payload's schema; after upcasting, the version the payload was upcast to. */
   eventVersion: number;
   payload: P;
   metadata: Record<string, unknown> | null;
@@ -58,10 +71,10 @@ export interface PersistedEvent<P = unknown> extends StreamRef {
   createdAt: Date;
 }
 
-/** What an append wrote. */
-export interface AppendResult {
+/** What an append wrote. `E` describes the store's events (see `DomainEvent`). */
+export interface AppendResult<E extends object = DomainEvent> {
   /** The appended events as stored, in order. */
-  events: PersistedEvent[];
+  events: PersistedEventOf<E>[];
   /** Their global positions, in order. */
   globalPositions: number[];
   /** The stream's version before the first appended event (0 for a new stream). */
@@ -70,10 +83,10 @@ export interface AppendResult {
   toVersion: number;
 }
 
-/** One aggregate's stream (or a range of it) as read back. */
-export interface Stream extends StreamRef {
+/** One aggregate's stream (or a range of it) as read back. `E` describes the store's events. */
+export interface Stream<E extends object = DomainEvent> extends StreamRef {
   /** The events in version order. */
-  events: PersistedEvent[];
+  events: PersistedEventOf<E>[];
   /** Version of the last event read; 0 when no event was read. */
   version: number;
   /** Whether no event was read. */
@@ -151,11 +164,19 @@ export interface ReadProjectionBatchOptions {
 }
 
 /** What {@link EventStore.readProjectionBatch} returns. */
-export interface ProjectionBatch {
+export interface ProjectionBatch<E extends object = DomainEvent> {
   /** The projection's saved checkpoint the events follow; `null` when none was saved. */
   checkpoint: Checkpoint | null;
   /** Up to `limit` events after it, in log order. */
-  events: PersistedEvent[];
+  events: PersistedEventOf<E>[];
+}
+
+/** A projection's saved checkpoint, as {@link EventStore.listCheckpoints} returns it. */
+export interface SavedCheckpoint {
+  /** The checkpoint's key: a projection's name, or `<name>_p<key>` for a partition. */
+  projectionName: string;
+  /** The saved checkpoint. */
+  checkpoint: Checkpoint;
 }
 
 /** Names of the three tables; each may be schema-qualified (`schema.table`). */
@@ -171,8 +192,14 @@ export interface TableNames {
 /**
  * The contract every adapter implements. `Tx` is the driver's own transaction handle, so callers
  * can run their own SQL in the same transaction as an append.
+ *
+ * `E` describes the events the store holds: a union of {@link DomainEvent}s or an `EventMap`.
+ * With it, `append` accepts only known `eventType`/`payload` pairs and reads narrow `payload` by
+ * `eventType`. It is a compile-time description only (validate at run time with
+ * `events.schemas` in the options). The default is the untyped store: any event type, payloads
+ * `unknown`.
  */
-export interface EventStore<Tx = unknown> {
+export interface EventStore<Tx = unknown, E extends object = DomainEvent> {
   /**
    * Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. Called inside
    * another transaction callback of the same store, `fn` runs in a savepoint of that transaction.
@@ -189,7 +216,11 @@ export interface EventStore<Tx = unknown> {
    * @throws {OptimisticConcurrencyError} when the stream's version does not match `expected`.
    * @throws {DuplicateEventIdError} when an event id already exists.
    */
-  append(tx: Tx, expected: ExpectedVersion, events: readonly NewEvent[]): Promise<AppendResult>;
+  append(
+    tx: Tx,
+    expected: ExpectedVersion,
+    events: readonly NewEventOf<E>[],
+  ): Promise<AppendResult<E>>;
   /**
    * Appends events to one stream in a transaction of its own, for callers with nothing else to
    * write in it: one round trip where the database allows it, with every guarantee of `append`.
@@ -200,13 +231,13 @@ export interface EventStore<Tx = unknown> {
    */
   appendToStream(
     expected: ExpectedVersion,
-    events: readonly NewEvent[],
+    events: readonly NewEventOf<E>[],
     options?: AppendToStreamOptions,
-  ): Promise<AppendResult>;
+  ): Promise<AppendResult<E>>;
   /** Reads up to `limit` events in log order after a checkpoint. */
-  readEvents(tx: Tx, options: ReadEventsOptions): Promise<PersistedEvent[]>;
+  readEvents(tx: Tx, options: ReadEventsOptions): Promise<PersistedEventOf<E>[]>;
   /** Reads one stream, whole or a version range of it, in version order. */
-  readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream>;
+  readAggregateStream(tx: Tx, stream: StreamRef, range?: VersionRange): Promise<Stream<E>>;
   /**
    * The saved checkpoint of a projection, or `null` when none was saved. With `{ lock: true }`
    * the store also holds the projection's lock until `tx` ends, so workers of one projection (or
@@ -229,9 +260,18 @@ export interface EventStore<Tx = unknown> {
     tx: Tx,
     projectionName: string,
     options: ReadProjectionBatchOptions,
-  ): Promise<ProjectionBatch>;
+  ): Promise<ProjectionBatch<E>>;
   /** Saves (inserts or overwrites) the checkpoint of a projection. */
   saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Optional: deletes the saved checkpoint of a projection (or partition), so it starts again
+   * from the beginning of the log; resolves with whether there was one. Waits for a batch of the
+   * projection that holds its lock. `resetProjection` uses it.
+   * @throws {InvalidArgumentError} on an invalid projection name.
+   */
+  deleteCheckpoint?(tx: Tx, projectionName: string): Promise<boolean>;
+  /** Optional: every saved checkpoint, by projection name. `resetProjection` uses it. */
+  listCheckpoints?(tx: Tx): Promise<SavedCheckpoint[]>;
   /** Creates the tables and indexes when missing; idempotent. */
   migrate(): Promise<void>;
   /**

@@ -22,6 +22,7 @@ import {
   validateStreamRef,
   validateVersionRange,
 } from '../read-input.js';
+import type { DomainEvent } from '../typed-events.js';
 import type {
   AppendResult,
   AppendToStreamOptions,
@@ -34,6 +35,7 @@ import type {
   ProjectionBatch,
   ReadEventsOptions,
   ReadProjectionBatchOptions,
+  SavedCheckpoint,
   Stream,
   StreamRef,
   TransactionOptions,
@@ -52,15 +54,19 @@ import { Mutex } from './mutex.js';
 
 /**
  * The store `createEventStore` builds: the {@link EventStore} contract with every optional method
- * present.
+ * present (`deleteCheckpoint` and `listCheckpoints` when the dialect has them). `E` describes the
+ * store's events (see `DomainEvent`).
  */
-export interface CompleteEventStore<Tx, Status extends LogStatus = LogStatus>
-  extends EventStore<Tx> {
+export interface CompleteEventStore<
+  Tx,
+  Status extends LogStatus = LogStatus,
+  E extends object = DomainEvent,
+> extends EventStore<Tx, E> {
   readProjectionBatch(
     tx: Tx,
     projectionName: string,
     options: ReadProjectionBatchOptions,
-  ): Promise<ProjectionBatch>;
+  ): Promise<ProjectionBatch<E>>;
   /**
    * Resolves when new events may have been committed, after `timeoutMs` (at most 2^31-1 ms), or
    * when `signal` aborts, whichever comes first; at once after `close()`. It may resolve
@@ -306,6 +312,8 @@ function rejectWith(error: unknown): Promise<never> {
  * @param options Options resolved by `resolveEventStoreOptions` (before any SQL ran).
  * @param extend Builds the adapter's extra members; functions that touch the database should run
  * through `kit.guard`.
+ * @typeParam E The events the store holds (see `DomainEvent`): a compile-time description, taken
+ * from the factory's return type. The default is the untyped store.
  *
  * @example
  * export function createMyEventStore(db: MyDb, options?: EventStoreOptions) {
@@ -318,12 +326,14 @@ export function createEventStore<
   Position,
   Status extends LogStatus = LogStatus,
   Extras extends object = Record<never, never>,
+  E extends object = DomainEvent,
 >(
   dialect: EventStoreDialect<Tx, Position, Status>,
   options: ResolvedEventStoreOptions,
   extend?: (kit: EventStoreKit) => Extras,
-): CompleteEventStore<Tx, Status> & Extras {
+): CompleteEventStore<Tx, Status, E> & Extras {
   const { serializer, logger } = options;
+  const eventOptions = options.events ?? undefined;
   const database = dialect.name;
   const key: object = dialect.scopeKey ?? dialect;
   const waiter = new EventWaiter(
@@ -377,11 +387,15 @@ export function createEventStore<
     return position;
   };
 
-  /** Decodes one row; a payload or metadata that cannot be decoded is a `DatabaseError`. */
+  /**
+   * Decodes one row (upcast and checked by the `events` option); a payload or metadata that
+   * cannot be decoded is a `DatabaseError`.
+   */
   const decodeRow = (row: StoredEventRow): PersistedEvent => {
     try {
-      return decodeEvent(row, serializer);
+      return decodeEvent(row, serializer, eventOptions);
     } catch (error) {
+      if (error instanceof PupError) throw error;
       throw new DatabaseError(
         database,
         `the event at global position ${row.globalPosition} cannot be decoded: ${describe(error)}`,
@@ -622,7 +636,7 @@ export function createEventStore<
       let prepared: PreparedAppend;
       try {
         assertOpen();
-        prepared = prepareAppend(expected, events, serializer);
+        prepared = prepareAppend(expected, events, serializer, undefined, eventOptions);
       } catch (error) {
         return rejectWith(error);
       }
@@ -643,7 +657,7 @@ export function createEventStore<
       ) {
         throw new InvalidArgumentError('options', 'appendToStream takes { signal? }');
       }
-      const prepared = prepareAppend(expected, events, serializer);
+      const prepared = prepareAppend(expected, events, serializer, undefined, eventOptions);
       if (signal?.aborted)
         throw new OperationAbortedError('appendToStream', { cause: signal.reason });
       const outer = findScope(key);
@@ -809,9 +823,35 @@ export function createEventStore<
     },
   };
 
+  if (dialect.deleteCheckpoint !== undefined) {
+    const deleteCheckpoint = dialect.deleteCheckpoint.bind(dialect);
+    store.deleteCheckpoint = async (tx: Tx, projectionName: string): Promise<boolean> => {
+      assertOpen();
+      validateProjectionName(projectionName);
+      assertTransaction(tx);
+      try {
+        return await deleteCheckpoint(tx, projectionName, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+  }
+  if (dialect.listCheckpoints !== undefined) {
+    const listCheckpoints = dialect.listCheckpoints.bind(dialect);
+    store.listCheckpoints = async (tx: Tx): Promise<SavedCheckpoint[]> => {
+      assertOpen();
+      assertTransaction(tx);
+      try {
+        return await listCheckpoints(tx, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+  }
+
   Object.defineProperty(store, readProjectionRows, { value: readRows, enumerable: false });
 
-  if (extend === undefined) return store as CompleteEventStore<Tx, Status> & Extras;
+  if (extend === undefined) return store as unknown as CompleteEventStore<Tx, Status, E> & Extras;
   const kit: EventStoreKit = {
     guard,
     get closed() {
@@ -822,5 +862,5 @@ export function createEventStore<
       return waiter.listening;
     },
   };
-  return Object.assign(store, extend(kit));
+  return Object.assign(store, extend(kit)) as unknown as CompleteEventStore<Tx, Status, E> & Extras;
 }

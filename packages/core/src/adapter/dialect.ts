@@ -233,6 +233,25 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
   ): Promise<void>;
 
   /**
+   * Optional: deletes a projection's checkpoint row (`projectionName` exactly, already
+   * validated) and resolves with whether there was one. It must wait for a transaction that
+   * holds the projection's lock (see {@link getCheckpoint}) rather than delete under it. Without
+   * it the store has no `deleteCheckpoint` and `resetProjection` rejects with
+   * `InvalidConfigError`.
+   */
+  deleteCheckpoint?(tx: Tx, projectionName: string, call: DialectCall): Promise<boolean>;
+
+  /**
+   * Optional: every saved checkpoint (`projectionName`, `checkpoint`), in any order. Without it
+   * the store has no `listCheckpoints`, and `resetProjection` resets the checkpoint names it can
+   * compute (the name, and `<name>_p<key>` for the `totalPartitions` it is given).
+   */
+  listCheckpoints?(
+    tx: Tx,
+    call: DialectCall,
+  ): Promise<{ projectionName: string; checkpoint: Checkpoint }[]>;
+
+  /**
    * Optional: {@link getCheckpoint} with `lock` followed by {@link readEvents} after it, in fewer
    * round trips. Core falls back to those two calls when absent.
    */

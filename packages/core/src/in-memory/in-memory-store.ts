@@ -8,7 +8,8 @@ import type {
 import { positionCheckpoint, positionCheckpoints } from '../adapter/position-checkpoint.js';
 import type { PreparedAppend } from '../append-input.js';
 import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js';
-import type { Checkpoint, LogStatus, StreamRef } from '../types.js';
+import type { DomainEvent } from '../typed-events.js';
+import type { Checkpoint, LogStatus, SavedCheckpoint, StreamRef } from '../types.js';
 
 /**
  * The transaction handle of the in-memory store. Only valid inside the `store.transaction`
@@ -26,14 +27,20 @@ export interface InMemoryRowCounts {
   checkpoints: number;
 }
 
-/** The in-memory store: an {@link EventStore} plus a few inspection helpers for tests. */
-export interface InMemoryEventStore extends CompleteEventStore<InMemoryTransaction> {
+/**
+ * The in-memory store: an {@link EventStore} plus a few inspection helpers for tests. `E`
+ * describes its events (see `DomainEvent`).
+ */
+export interface InMemoryEventStore<E extends object = DomainEvent>
+  extends CompleteEventStore<InMemoryTransaction, LogStatus, E> {
   /** Counts what is committed, bypassing the read methods (for "nothing was written" checks). */
   countRows(): InMemoryRowCounts;
+  deleteCheckpoint(tx: InMemoryTransaction, projectionName: string): Promise<boolean>;
+  listCheckpoints(tx: InMemoryTransaction): Promise<SavedCheckpoint[]>;
 }
 
 /** Options of {@link createInMemoryEventStore}. Table names are validated but otherwise unused. */
-export type InMemoryEventStoreOptions = EventStoreOptions;
+export type InMemoryEventStoreOptions<E extends object = DomainEvent> = EventStoreOptions<E>;
 
 type Undo = () => void;
 
@@ -195,6 +202,23 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
     });
   }
 
+  async deleteCheckpoint(tx: InMemoryTransaction, projectionName: string): Promise<boolean> {
+    const previous = this.savedCheckpoints.get(projectionName);
+    if (previous === undefined) return false;
+    this.savedCheckpoints.delete(projectionName);
+    (tx as Transaction).undo.push(() => {
+      this.savedCheckpoints.set(projectionName, previous);
+    });
+    return true;
+  }
+
+  async listCheckpoints(): Promise<SavedCheckpoint[]> {
+    return [...this.savedCheckpoints].map(([projectionName, checkpoint]) => ({
+      projectionName,
+      checkpoint,
+    }));
+  }
+
   async getLogStatus(_tx: InMemoryTransaction, after: number | null): Promise<LogStatus> {
     const head = this.log[this.log.length - 1];
     return {
@@ -225,13 +249,17 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
  * inside a callback runs as a savepoint of the outer transaction.
  *
  * @example
- * const store = createInMemoryEventStore();
- * await store.transaction((tx) => store.append(tx, ExpectedVersion.noStream(), [event]));
+ * const store = createInMemoryEventStore<BankEvent>();
+ * await store.appendToStream(ExpectedVersion.noStream(), [
+ *   { ...account('alice'), eventType: 'AccountOpened', payload: { owner: 'alice' } },
+ * ]);
  */
-export function createInMemoryEventStore(options?: InMemoryEventStoreOptions): InMemoryEventStore {
+export function createInMemoryEventStore<E extends object = DomainEvent>(
+  options?: InMemoryEventStoreOptions<E>,
+): InMemoryEventStore<E> {
   const resolved = resolveEventStoreOptions(options);
   const dialect = new InMemoryDialect();
   return createEventStore(dialect, resolved, () => ({
     countRows: () => dialect.countRows(),
-  }));
+  })) as InMemoryEventStore<E>;
 }

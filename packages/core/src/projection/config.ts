@@ -128,7 +128,7 @@ export function resolveProjectionProcessorConfig(
  * Checks that `store` has the methods a projection needs.
  * @throws {InvalidConfigError} when one is missing.
  */
-export function assertProjectionStore(store: EventStore<any>): void {
+export function assertProjectionStore(store: EventStore<any, any>): void {
   if (typeof store !== 'object' || store === null) {
     throw new InvalidConfigError('store', 'must be an EventStore');
   }
@@ -149,7 +149,7 @@ function validateScope(option: string, value: unknown): ReadonlySet<string> | nu
 
 /** A validated projection definition, with its scope as sets (`null` = everything). */
 export interface ResolvedProjection<Tx> {
-  readonly projection: Projection<Tx>;
+  readonly projection: Projection<Tx, any>;
   readonly name: string;
   readonly aggregateTypes: ReadonlySet<string> | null;
   readonly boundedContexts: ReadonlySet<string> | null;
@@ -160,7 +160,7 @@ export interface ResolvedProjection<Tx> {
  * @throws {InvalidConfigError} on a missing or too long name, a missing `handle` or a scope that
  * is not an array of strings.
  */
-export function resolveProjection<Tx>(projection: Projection<Tx>): ResolvedProjection<Tx> {
+export function resolveProjection<Tx>(projection: Projection<Tx, any>): ResolvedProjection<Tx> {
   if (typeof projection !== 'object' || projection === null) {
     throw new InvalidConfigError('projection', 'must be an object with name and handle');
   }

@@ -6,6 +6,7 @@ import {
   ProjectionError,
   StoreClosedError,
 } from '../errors.js';
+import type { DomainEvent } from '../typed-events.js';
 import type { EventStore, PersistedEvent } from '../types.js';
 import { type BatchEntry, readLazyProjectionBatch } from './batch.js';
 import {
@@ -29,7 +30,7 @@ const NEVER_ABORTED = new AbortController().signal;
 
 /** Checkpoints being processed in this process, per store: two runs on one checkpoint would
  * handle the same events twice. */
-const runningCheckpoints = new WeakMap<EventStore<any>, Set<string>>();
+const runningCheckpoints = new WeakMap<EventStore<any, any>, Set<string>>();
 
 /** Thrown inside a batch's transaction to roll it back when the run is stopped mid-batch. */
 const STOPPED = Symbol('stopped');
@@ -83,18 +84,19 @@ type EventFilter = (event: BatchEntry) => boolean;
  *   { signal: controller.signal },
  * );
  */
-export class ProjectionProcessor<Tx = unknown> {
+export class ProjectionProcessor<Tx = unknown, E extends object = DomainEvent> {
   /** The store the processor reads from and saves checkpoints to. */
-  readonly store: EventStore<Tx>;
+  readonly store: EventStore<Tx, E>;
   /** The validated configuration, defaults filled in. */
   readonly config: ResolvedProjectionProcessorConfig;
 
   /**
-   * @param store Any {@link EventStore}: one of the adapters or the in-memory store.
+   * @param store Any {@link EventStore}: one of the adapters or the in-memory store. Its event
+   * type `E` is the processor's, and the projections it runs get events of it.
    * @param config Batch size, poll interval, partition and logger; all optional.
    * @throws {InvalidConfigError} when `store` lacks a needed method or an option is invalid.
    */
-  constructor(store: EventStore<Tx>, config?: ProjectionProcessorConfig) {
+  constructor(store: EventStore<Tx, E>, config?: ProjectionProcessorConfig) {
     assertProjectionStore(store);
     this.store = store;
     this.config = resolveProjectionProcessorConfig(config);
@@ -104,7 +106,7 @@ export class ProjectionProcessor<Tx = unknown> {
    * The checkpoint key this processor uses for a projection: its name, or `<name>_p<key>` when the
    * processor is one of several partitions.
    */
-  checkpointName(projection: Projection<Tx> | string): string {
+  checkpointName(projection: Projection<Tx, E> | string): string {
     const name = typeof projection === 'string' ? projection : projection?.name;
     return projectionCheckpointName(
       name as string,
@@ -126,12 +128,12 @@ export class ProjectionProcessor<Tx = unknown> {
    * failing batch was rolled back. `cause` holds the original error.
    * @throws {StoreClosedError} (as a rejection) when the store was closed while the run went on.
    */
-  async run(projection: Projection<Tx>, options: RunOptions = {}): Promise<void> {
-    const resolved = resolveProjection(projection);
+  async run(projection: Projection<Tx, E>, options: RunOptions = {}): Promise<void> {
+    const resolved = resolveProjection(projection as Projection<Tx, any>);
     const signal = options?.signal ?? NEVER_ABORTED;
     if (!isAbortSignal(signal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
     if (signal.aborted) return;
-    const run = new ProjectionRun(this.store, this.config, resolved, signal);
+    const run = new ProjectionRun(this.store as EventStore<Tx>, this.config, resolved, signal);
     let running = runningCheckpoints.get(this.store);
     if (running === undefined) {
       running = new Set();

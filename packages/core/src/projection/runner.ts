@@ -1,14 +1,15 @@
 import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
+import type { DomainEvent } from '../typed-events.js';
 import type { EventStore } from '../types.js';
 import { isAbortSignal, ProjectionProcessor } from './processor.js';
 import type { Projection, ProjectionProcessorConfig, RunOptions } from './types.js';
 
 /** One projection and the processor that runs it, for {@link runProjections}. */
-export interface ProjectionRunEntry<Tx = unknown> {
+export interface ProjectionRunEntry<Tx = unknown, E extends object = DomainEvent> {
   /** The projection to run. */
-  projection: Projection<Tx>;
+  projection: Projection<Tx, E>;
   /** The processor that runs it (its store, batch size, partition, logger). */
-  processor: ProjectionProcessor<Tx>;
+  processor: ProjectionProcessor<Tx, E>;
 }
 
 /** Options of {@link runProjectionPartitions}: the processor's configuration and a stop signal. */
@@ -38,8 +39,8 @@ export interface RunProjectionPartitionsOptions
  *   { signal: controller.signal },
  * );
  */
-export async function runProjections<Tx>(
-  entries: readonly ProjectionRunEntry<Tx>[],
+export async function runProjections<Tx, E extends object = DomainEvent>(
+  entries: readonly ProjectionRunEntry<Tx, E>[],
   options: RunOptions = {},
 ): Promise<void> {
   if (!Array.isArray(entries)) {
@@ -115,9 +116,9 @@ export async function runProjections<Tx>(
  * @example
  * await runProjectionPartitions(store, orderTotals, 4, { signal, batchSize: 200 });
  */
-export async function runProjectionPartitions<Tx>(
-  store: EventStore<Tx>,
-  projection: Projection<Tx>,
+export async function runProjectionPartitions<Tx, E extends object = DomainEvent>(
+  store: EventStore<Tx, E>,
+  projection: Projection<Tx, E>,
   totalPartitions: number,
   options: RunProjectionPartitionsOptions = {},
 ): Promise<void> {
@@ -131,7 +132,7 @@ export async function runProjectionPartitions<Tx>(
       'is set for each partition by runProjectionPartitions; pass totalPartitions as an argument',
     );
   }
-  const entries: ProjectionRunEntry<Tx>[] = [];
+  const entries: ProjectionRunEntry<Tx, E>[] = [];
   for (let partitionKey = 0; partitionKey < totalPartitions; partitionKey++) {
     entries.push({
       projection,

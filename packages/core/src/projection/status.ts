@@ -1,6 +1,7 @@
 import { compareCheckpoints } from '../checkpoint.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MAX_READ_LIMIT } from '../read-input.js';
+import type { DomainEvent } from '../typed-events.js';
 import type { Checkpoint, EventStore, LogStatus } from '../types.js';
 import { projectionCheckpointName } from './config.js';
 import type { Projection } from './types.js';
@@ -80,11 +81,13 @@ export interface ProjectionStatus {
  * const status = await getProjectionStatus(store, 'order-totals', { totalPartitions: 4 });
  * if (status.eventsBehind > 10_000) alert(`order-totals is ${status.eventsBehind} events behind`);
  */
-export async function getProjectionStatus<Tx>(
-  store: EventStore<Tx>,
-  projectionOrName: Projection<Tx> | string,
+export async function getProjectionStatus<Tx, E extends object = DomainEvent>(
+  typedStore: EventStore<Tx, E>,
+  projectionOrName: Projection<Tx, E> | string,
   options: ProjectionStatusOptions = {},
 ): Promise<ProjectionStatus> {
+  // Only positions are read here: payload types do not matter.
+  const store = typedStore as EventStore<Tx>;
   const projectionName =
     typeof projectionOrName === 'string' ? projectionOrName : projectionOrName?.name;
   const totalPartitions = options?.totalPartitions ?? 1;

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { PersistedEvent } from '../types.js';
+import type { DomainEvent, PersistedEventOf } from '../typed-events.js';
 import type { PartitionStrategy } from './partition.js';
 
 /** What a projection's handler receives besides the event. */
@@ -10,8 +10,25 @@ export interface ProjectionContext<Tx = unknown> {
   signal: AbortSignal;
 }
 
-/** Turns events into a read model or side effects. */
-export interface Projection<Tx = unknown> {
+/**
+ * Turns events into a read model or side effects. `Tx` is the store's transaction handle; `E`
+ * describes the store's events (see `DomainEvent`), so that `handle` narrows `event.payload` by
+ * `event.eventType`.
+ *
+ * @example
+ * const balances: Projection<Database.Database, BankEvent> = {
+ *   name: 'balances',
+ *   handle(event, { tx }) {
+ *     switch (event.eventType) {
+ *       case 'MoneyDeposited': // event.payload is { amount: number }
+ *         tx.prepare('UPDATE balances SET amount = amount + ? WHERE id = ?')
+ *           .run(event.payload.amount, event.aggregateId);
+ *         break;
+ *     }
+ *   },
+ * };
+ */
+export interface Projection<Tx = unknown, E extends object = DomainEvent> {
   /** Unique name; the key of its checkpoint. */
   readonly name: string;
   /** Only events of these aggregate types reach `handle`; empty or absent = all. */
@@ -19,7 +36,7 @@ export interface Projection<Tx = unknown> {
   /** Only events of these bounded contexts reach `handle`; empty or absent = all. */
   readonly boundedContexts?: readonly string[];
   /** Handles one event inside the batch's transaction. Throwing rolls the batch back. */
-  handle(event: PersistedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
+  handle(event: PersistedEventOf<E>, context: ProjectionContext<Tx>): Promise<void> | void;
 }
 
 /** Configuration of a {@link ProjectionProcessor}. */
