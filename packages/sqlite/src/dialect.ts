@@ -3,6 +3,7 @@ import {
   DatabaseError,
   type LogStatus,
   OperationAbortedError,
+  type PupError,
   type StreamRef,
 } from '@pup/core';
 import {
@@ -21,6 +22,7 @@ import { AppendStatements, appendEvents } from './append.js';
 import { CheckpointStatements, getCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { type Connection, connectionOf } from './connection.js';
 import type { SqliteDatabase } from './driver.js';
+import { isBusy } from './errors.js';
 import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
 import type { QuotedTableNames } from './schema.js';
 
@@ -120,7 +122,8 @@ export class SqliteDialect<D extends SqliteDatabase>
       // on this `Database` made inside this transaction, and their listeners want the wake-up.
       connection.appended = false;
       if (db.inTransaction) return await this.insideCallerTransaction(connection, fn, scope);
-      connection.begin();
+      const begun = connection.begin(scope.signal);
+      if (begun !== undefined) await begun;
       let result: T;
       try {
         result = await fn(db);
@@ -201,7 +204,7 @@ export class SqliteDialect<D extends SqliteDatabase>
       if (signal?.aborted) {
         throw new OperationAbortedError('appendToStream', { cause: signal.reason });
       }
-      return appendAlone(statements, append);
+      return appendAlone(statements, append, signal);
     });
   }
 
@@ -280,19 +283,21 @@ export class SqliteDialect<D extends SqliteDatabase>
   migrate(): Promise<void> {
     const db = this.db;
     const connection = this.statementsFor(db).connection;
+    const schemaSql = this.schemaSql;
     return takeTurn(connection, () => {
       if (db.inTransaction) {
-        db.exec(this.schemaSql);
+        db.exec(schemaSql);
         return;
       }
-      connection.begin();
-      try {
-        db.exec(this.schemaSql);
-        connection.commit();
-      } catch (error) {
-        connection.rollback();
-        throw error;
-      }
+      return whenBegun(connection.begin(undefined, 'migrate'), () => {
+        try {
+          db.exec(schemaSql);
+          connection.commit();
+        } catch (error) {
+          connection.rollback();
+          throw error;
+        }
+      });
     });
   }
 
@@ -311,6 +316,15 @@ export class SqliteDialect<D extends SqliteDatabase>
     };
   }
 
+  /** Another connection's write lock still taken after the busy timeout: a transient error. */
+  describeError(error: unknown): PupError | undefined {
+    if (!isBusy(error)) return undefined;
+    return new DatabaseError(this.name, error instanceof Error ? error.message : String(error), {
+      cause: error,
+      transient: true,
+    });
+  }
+
   async close(): Promise<void> {
     this.own = undefined;
     this.others = new WeakMap();
@@ -322,7 +336,11 @@ export class SqliteDialect<D extends SqliteDatabase>
    * has ended, alone (in the caller's own driver transaction when one is open, else in
    * autocommit).
    */
-  private run<T>(statements: ConnectionStatements, call: DialectCall, work: () => T): Promise<T> {
+  private run<T>(
+    statements: ConnectionStatements,
+    call: DialectCall,
+    work: () => T | Promise<T>,
+  ): Promise<T> {
     return call.inStoreTransaction ? settle(work) : takeTurn(statements.connection, work);
   }
 
@@ -349,29 +367,39 @@ function throwIfGivenUp(scope: TransactionScope): void {
 }
 
 /**
- * Runs the synchronous `work` alone on the connection: after the store transaction or outside
- * call that owns it (if any) is done, holding the connection's turn meanwhile.
+ * Runs `work` alone on the connection: after the store transaction or outside call that owns it
+ * (if any) is done, holding the connection's turn meanwhile (until the promise `work` returns,
+ * if any, settles: it may wait for another connection's write lock).
  */
-function takeTurn<T>(connection: Connection, work: () => T): Promise<T> {
+function takeTurn<T>(connection: Connection, work: () => T | Promise<T>): Promise<T> {
   const queue = connection.queue;
-  if (!queue.tryLock()) {
-    return queue.lock().then(() => {
-      try {
-        return work();
-      } finally {
-        queue.unlock();
-      }
-    });
-  }
-  try {
-    return settle(work);
-  } finally {
-    queue.unlock();
-  }
+  if (!queue.tryLock()) return queue.lock().then(() => holdingTurn(queue, work));
+  return holdingTurn(queue, work);
 }
 
-/** The value of the synchronous `work` as a promise, or its error as a rejection. */
-function settle<T>(work: () => T): Promise<T> {
+/** Runs `work` with the connection's turn taken, and gives the turn back once it is done. */
+function holdingTurn<T>(queue: Connection['queue'], work: () => T | Promise<T>): Promise<T> {
+  let result: T | Promise<T>;
+  try {
+    result = work();
+  } catch (error) {
+    queue.unlock();
+    return Promise.reject(error);
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => queue.unlock());
+  }
+  queue.unlock();
+  return Promise.resolve(result);
+}
+
+/** Runs the synchronous `work` once `begun` (from {@link Connection.begin}) has begun. */
+function whenBegun<T>(begun: Promise<void> | undefined, work: () => T): T | Promise<T> {
+  return begun === undefined ? work() : begun.then(work);
+}
+
+/** The value of `work` as a promise, or its error as a rejection. */
+function settle<T>(work: () => T | Promise<T>): Promise<T> {
   try {
     return Promise.resolve(work());
   } catch (error) {
@@ -395,14 +423,25 @@ function appendInStoreTransaction(
  * joins the caller's own driver transaction when one is open (announced once that one ends),
  * else runs in a `BEGIN IMMEDIATE` … `COMMIT` of its own, rolled back unless it appended.
  */
-function appendAlone(statements: ConnectionStatements, append: PreparedAppend): AppendOutcome {
+function appendAlone(
+  statements: ConnectionStatements,
+  append: PreparedAppend,
+  signal?: AbortSignal,
+): AppendOutcome | Promise<AppendOutcome> {
   const connection = statements.connection;
   if (statements.db.inTransaction) {
     const outcome = appendEvents(statements.append, append);
     if (outcome.status === 'appended') connection.announceAfterForeignCommit();
     return outcome;
   }
-  connection.begin();
+  return whenBegun(connection.begin(signal, 'appendToStream'), () =>
+    appendBegun(statements, append),
+  );
+}
+
+/** The append of {@link appendAlone} in the transaction it has just begun. */
+function appendBegun(statements: ConnectionStatements, append: PreparedAppend): AppendOutcome {
+  const connection = statements.connection;
   let outcome: AppendOutcome;
   try {
     outcome = appendEvents(statements.append, append);

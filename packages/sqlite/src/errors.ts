@@ -15,3 +15,12 @@ export function eventsConstraintOf(error: unknown): EventsConstraint | undefined
   if (/\.aggregate_version\b/.test(error.message)) return 'streamVersion';
   return undefined;
 }
+
+/**
+ * Whether a better-sqlite3 error says that another connection holds a lock the statement needs
+ * (`SQLITE_BUSY` and its extended codes).
+ */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}

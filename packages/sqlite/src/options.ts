@@ -4,8 +4,10 @@ import { type ResolvedEventStoreOptions, resolveEventStoreOptions } from '@pup/c
 /** Options of {@link createSqliteEventStore}. */
 export interface SqliteEventStoreOptions extends EventStoreOptions {
   /**
-   * How long a writer waits for another connection's write lock before failing with
-   * `SQLITE_BUSY`, in milliseconds. Set on the connection as `PRAGMA busy_timeout`; pass `null`
+   * How long a writer waits for another connection's write lock, in milliseconds, before failing
+   * with a transient `DatabaseError` (`SQLITE_BUSY` as its cause). The store's own writers wait
+   * asynchronously, never blocking the event loop. Also set on the connection as
+   * `PRAGMA busy_timeout` (how long your own statements on it wait, synchronously); pass `null`
    * to keep the connection's own setting (better-sqlite3's `timeout` option).
    * @default 5000
    */

@@ -1,5 +1,6 @@
 import { type CompleteEventStore, InvalidConfigError, type WaitForEventsOptions } from '@pup/core';
 import { createEventStore } from '@pup/core/adapter';
+import { connectionOf } from './connection.js';
 import { isDatabase, SqliteDialect } from './dialect.js';
 import type { SqliteDatabase } from './driver.js';
 import { resolveSqliteOptions, type SqliteEventStoreOptions } from './options.js';
@@ -67,9 +68,9 @@ export function createSqliteEventStore<D extends SqliteDatabase>(
   const tables = quoteTableNames(resolved.tables);
   const schemaSql = sqliteSchemaSql(resolved.tables);
 
-  if (resolved.busyTimeoutMs !== null) {
-    db.pragma(`busy_timeout = ${resolved.busyTimeoutMs}`);
-  }
+  connectionOf(db).setBusyTimeout(
+    resolved.busyTimeoutMs ?? Number(db.pragma('busy_timeout', { simple: true })),
+  );
   if (resolved.wal && !db.memory && !db.readonly && !db.inTransaction) {
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
