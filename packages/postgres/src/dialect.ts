@@ -205,7 +205,7 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
   }
 
   migrate(): Promise<void> {
-    return migrate(this.driver, this.schemaSql);
+    return migrate(this.driver, this.tables, this.schemaSql);
   }
 
   /** LISTEN on the store's channel, on a connection of its own. */

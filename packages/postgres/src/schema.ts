@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { TableNames } from '@pup/core';
+import { SchemaVersionError, type TableNames } from '@pup/core';
 import { parseQualifiedName, resolveTableNames } from '@pup/core/adapter';
 import { type PostgresDriver, statement } from './driver.js';
 
@@ -7,6 +7,12 @@ const MAX_IDENTIFIER_LENGTH = 63;
 /** Key of the advisory lock that serializes concurrent `migrate()` calls ("pup_migr" in ASCII). */
 const MIGRATE_LOCK = statement('SELECT pg_advisory_xact_lock(8103657445598488946)');
 const CHANNEL_PREFIX = 'pup_events:';
+
+/**
+ * Version of the schema {@link postgresSchemaSql} creates, recorded in `<events>_meta`.
+ * `migrate()` refuses a database whose recorded version is newer. @internal
+ */
+export const SCHEMA_VERSION = 1;
 
 /** Quoted names of the store's tables, constraints and notification channel. @internal */
 export interface PostgresTables {
@@ -18,6 +24,8 @@ export interface PostgresTables {
   aggregateHeads: string;
   /** Quoted, optionally schema-qualified checkpoints table. */
   checkpoints: string;
+  /** Quoted `<events>_meta` table (in the events table's schema): the schema version. */
+  meta: string;
   /** Name of the unique constraint on `(stream, aggregate_version)`. */
   streamVersionConstraint: string;
   /** Name of the unique constraint on `event_id`. */
@@ -56,6 +64,7 @@ export function postgresTables(tables?: Partial<TableNames> | null): PostgresTab
       .map(quote)
       .join('.'),
     checkpoints: parseQualifiedName(names.checkpoints, 'tables.checkpoints').map(quote).join('.'),
+    meta: [...events.slice(0, -1), derivedName(eventsTable, 'meta')].map(quote).join('.'),
     streamVersionConstraint: derivedName(eventsTable, 'stream_version_key'),
     eventIdConstraint: derivedName(eventsTable, 'event_id_key'),
     channel,
@@ -134,17 +143,43 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT ${quote(derivedName(checkpoints, 'pkey'))} PRIMARY KEY (projection_name)
 );
+
+-- The version of this schema: migrate() upgrades an older one and refuses a newer one.
+CREATE TABLE IF NOT EXISTS ${t.meta} (
+  name text NOT NULL PRIMARY KEY,
+  value bigint NOT NULL
+);
+INSERT INTO ${t.meta} AS m (name, value) VALUES ('schema_version', ${SCHEMA_VERSION})
+  ON CONFLICT (name) DO UPDATE SET value = greatest(m.value, excluded.value);
 `;
 }
 
 /**
  * Applies {@link postgresSchemaSql} in a transaction of its own. Concurrent calls (several
- * processes starting at once) take turns on a transaction-scoped advisory lock.
+ * processes starting at once) take turns on a transaction-scoped advisory lock. A schema whose
+ * recorded version is newer than {@link SCHEMA_VERSION} is refused before anything runs.
+ * @throws {SchemaVersionError} when the database holds a newer schema.
  * @internal
  */
-export async function migrate<Tx>(driver: PostgresDriver<Tx>, schemaSql: string): Promise<void> {
+export async function migrate<Tx>(
+  driver: PostgresDriver<Tx>,
+  tables: PostgresTables,
+  schemaSql: string,
+): Promise<void> {
   await driver.transaction(async (tx) => {
     await driver.query(tx, MIGRATE_LOCK, []);
+    const [exists] = await driver.query(tx, META_EXISTS, [tables.meta]);
+    if (exists?.[0] === true) {
+      const [row] = await driver.query(
+        tx,
+        statement(`SELECT value::text FROM ${tables.meta} WHERE name = 'schema_version'`),
+        [],
+      );
+      const found = row === undefined ? 0 : Number(row[0]);
+      if (found > SCHEMA_VERSION) throw new SchemaVersionError('PostgreSQL', found, SCHEMA_VERSION);
+    }
     await driver.script(tx, schemaSql);
   });
 }
+
+const META_EXISTS = statement('SELECT to_regclass($1::text) IS NOT NULL');

@@ -1,11 +1,42 @@
-import { ExpectedVersion } from '@pup/core';
+import { ExpectedVersion, SchemaVersionError } from '@pup/core';
 import pg from 'pg';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPgEventStore, createPostgresJsEventStore, postgresSchemaSql } from '../src/index.js';
+import { SCHEMA_VERSION } from '../src/schema.js';
 import { admin, pgDriver, postgresUrl, qualifyTables, uniqueSchema } from './support.js';
 
 describe('migrate()', () => {
+  it('records the schema version, upgrades an older one and refuses a newer one', async () => {
+    const subject = await pgDriver().createStore();
+    try {
+      const meta = `${subject.schema}.events_meta`;
+      await subject.admin(`UPDATE ${meta} SET value = 0 WHERE name = 'schema_version'`);
+      await subject.store.migrate();
+      const upgraded = await subject.admin(
+        `SELECT value::int AS value FROM ${meta} WHERE name = 'schema_version'`,
+      );
+      expect(upgraded).toEqual([{ value: SCHEMA_VERSION }]);
+      await subject.admin(`UPDATE ${meta} SET value = ${SCHEMA_VERSION + 1}`);
+      await subject.admin(`DROP INDEX ${subject.schema}.events_transaction_order_idx`);
+      const error = await subject.store.migrate().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SchemaVersionError);
+      expect(error).toMatchObject({
+        code: 'SCHEMA_VERSION',
+        found: SCHEMA_VERSION + 1,
+        supported: SCHEMA_VERSION,
+      });
+      // Nothing ran: the dropped index is still missing.
+      const indexes = await subject.admin(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_transaction_order_idx'`,
+        [subject.schema],
+      );
+      expect(indexes).toEqual([]);
+    } finally {
+      await subject.cleanup();
+    }
+  });
+
   it('is safe when several processes migrate the same schema at once', async () => {
     const schema = uniqueSchema();
     await admin().query(`CREATE SCHEMA ${schema}`);
@@ -26,8 +57,13 @@ describe('migrate()', () => {
       expect(rows.rows.map((r) => r.table_name)).toEqual([
         'aggregate_heads',
         'events',
+        'events_meta',
         'projection_checkpoints',
       ]);
+      const version = await admin().query(
+        `SELECT value::int AS value FROM ${schema}.events_meta WHERE name = 'schema_version'`,
+      );
+      expect(version.rows).toEqual([{ value: SCHEMA_VERSION }]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
       await Promise.all([...pools.map((p) => p.end()), ...sqls.map((s) => s.end({ timeout: 5 }))]);

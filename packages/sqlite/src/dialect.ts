@@ -4,6 +4,7 @@ import {
   type LogStatus,
   OperationAbortedError,
   type PupError,
+  SchemaVersionError,
   type StreamRef,
 } from '@pup/core';
 import {
@@ -24,7 +25,7 @@ import { type Connection, connectionOf } from './connection.js';
 import type { SqliteDatabase } from './driver.js';
 import { isBusy } from './errors.js';
 import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
-import type { QuotedTableNames } from './schema.js';
+import { type QuotedTableNames, SCHEMA_VERSION } from './schema.js';
 
 /** Savepoint that wraps a store transaction inside a transaction the caller opened. */
 const CALLER_TRANSACTION_SAVEPOINT = 'pup_transaction';
@@ -284,13 +285,29 @@ export class SqliteDialect<D extends SqliteDatabase>
     const db = this.db;
     const connection = this.statementsFor(db).connection;
     const schemaSql = this.schemaSql;
+    const checkVersion = (): void => {
+      let found = 0;
+      try {
+        const value = db
+          .prepare(`SELECT value FROM ${this.tables.meta} WHERE name = 'schema_version'`)
+          .pluck()
+          .get();
+        found = typeof value === 'number' ? value : Number(value ?? 0);
+      } catch (error) {
+        // No meta table yet: a new database, or one created before schema versions.
+        if (!/no such table/i.test(String((error as Error)?.message))) throw error;
+      }
+      if (found > SCHEMA_VERSION) throw new SchemaVersionError('SQLite', found, SCHEMA_VERSION);
+    };
     return takeTurn(connection, () => {
       if (db.inTransaction) {
+        checkVersion();
         db.exec(schemaSql);
         return;
       }
       return whenBegun(connection.begin(undefined, 'migrate'), () => {
         try {
+          checkVersion();
           db.exec(schemaSql);
           connection.commit();
         } catch (error) {

@@ -6,7 +6,15 @@ export interface QuotedTableNames {
   events: string;
   aggregateHeads: string;
   checkpoints: string;
+  /** `<events>_meta`, in the events table's schema: the schema version. */
+  meta: string;
 }
+
+/**
+ * Version of the schema {@link sqliteSchemaSql} creates, recorded in `<events>_meta`.
+ * `migrate()` refuses a database whose recorded version is newer. @internal
+ */
+export const SCHEMA_VERSION = 1;
 
 /**
  * Validates table names (filling in defaults) and quotes them for SQLite.
@@ -18,6 +26,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
     events: quoteQualifiedName(names.events, '"', 'tables.events'),
     aggregateHeads: quoteQualifiedName(names.aggregateHeads, '"', 'tables.aggregateHeads'),
     checkpoints: quoteQualifiedName(names.checkpoints, '"', 'tables.checkpoints'),
+    meta: quoteQualifiedName(`${names.events}_meta`, '"', 'tables.events'),
   };
 }
 
@@ -32,6 +41,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
  *   positions back. `created_at` holds milliseconds since the epoch, `metadata` JSON text.
  * - `aggregate_heads`: each stream's current version, read and moved by every append.
  * - `projection_checkpoints`: each projection's resume checkpoint.
+ * - `<events>_meta`: the schema version; `migrate()` refuses a newer one.
  *
  * @param tables Table names, each optionally schema-qualified (`main.events`).
  * @default tables `events`, `aggregate_heads`, `projection_checkpoints`
@@ -73,5 +83,13 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   checkpoint TEXT NOT NULL,
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ${t.meta} (
+  name TEXT NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO ${t.meta} (name, value) VALUES ('schema_version', ${SCHEMA_VERSION})
+  ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value);
 `;
 }

@@ -7,11 +7,13 @@ import {
   ExpectedVersion,
   InvalidConfigError,
   OptimisticConcurrencyError,
+  SchemaVersionError,
   StoreClosedError,
 } from '@pup/core';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSqliteEventStore, type SqliteEventStore, sqliteSchemaSql } from '../src/index.js';
+import { SCHEMA_VERSION } from '../src/schema.js';
 import { openDatabase, tempDir } from './harness.js';
 import { countRows, eventsOf, newStream, sleep } from './support.js';
 
@@ -108,17 +110,46 @@ describe('migrate', () => {
     expect(exec.mock.calls).toEqual([[sqliteSchemaSql(tables)]]);
     const created = db
       .prepare(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps') ORDER BY rowid",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps', 'log_meta') ORDER BY rowid",
       )
       .pluck()
       .all();
     // SQLite stores CREATE TABLE without IF NOT EXISTS and without the schema prefix.
     const statements = sqliteSchemaSql(tables).trimEnd().replace(/;$/, '').split(';\n\n');
-    expect(statements).toHaveLength(3);
-    const expected = statements.map((sql) =>
-      sql.replace('CREATE TABLE IF NOT EXISTS ', 'CREATE TABLE ').replace('"main".', ''),
-    );
+    expect(statements).toHaveLength(5);
+    expect(statements[4]).toContain(`INSERT INTO "main"."log_meta"`);
+    const expected = statements
+      .slice(0, 4)
+      .map((sql) =>
+        sql.replace('CREATE TABLE IF NOT EXISTS ', 'CREATE TABLE ').replace('"main".', ''),
+      );
     expect(created).toEqual(expected);
+  });
+
+  it('records the schema version, upgrades an older one and refuses a newer one', async () => {
+    const { db, dispose } = openDatabase('memory');
+    cleanups.push(dispose);
+    const store = createSqliteEventStore(db);
+    cleanups.push(() => store.close());
+    await store.migrate();
+    const version = () =>
+      db.prepare("SELECT value FROM events_meta WHERE name = 'schema_version'").pluck().get();
+    expect(version()).toBe(SCHEMA_VERSION);
+    db.exec("UPDATE events_meta SET value = 0 WHERE name = 'schema_version'");
+    await store.migrate();
+    expect(version()).toBe(SCHEMA_VERSION);
+    db.exec(`UPDATE events_meta SET value = ${SCHEMA_VERSION + 1}`);
+    db.exec('DROP TABLE projection_checkpoints');
+    const error = await store.migrate().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect(error).toMatchObject({ code: 'SCHEMA_VERSION', found: SCHEMA_VERSION + 1 });
+    // Nothing ran: the dropped table is still missing.
+    expect(
+      db
+        .prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'projection_checkpoints'")
+        .pluck()
+        .get(),
+    ).toBe(0);
   });
 
   it('gives the default tables without arguments and rejects bad names like the factory', () => {
