@@ -57,7 +57,7 @@ const MAX_RETRIES_LIMIT = 1000;
 export async function handleCommand<Tx, E extends object, State, Command>(
   store: EventStore<Tx, E>,
   handler: CommandHandler<State, Command, E>,
-  command: Command,
+  command: NoInfer<Command>,
   options: HandleCommandOptions = {},
 ): Promise<CommandResult<State, E>> {
   if (typeof handler !== 'object' || handler === null) {

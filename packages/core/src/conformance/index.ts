@@ -5,7 +5,9 @@ import { describeCloseConformance } from './groups/close.js';
 import { describeConcurrencyConformance } from './groups/concurrency.js';
 import { describeConfigConformance } from './groups/config.js';
 import { describeErrorContractConformance } from './groups/error-contract.js';
+import { describeEventOptionsConformance } from './groups/event-options.js';
 import { describeExpectedVersionConformance } from './groups/expected-version.js';
+import { describeIterationConformance } from './groups/iteration.js';
 import { describeNestedTransactionConformance } from './groups/nested-transactions.js';
 import { describeOrderingConformance } from './groups/ordering.js';
 import { describePayloadConformance } from './groups/payloads.js';
@@ -68,6 +70,8 @@ export function describeEventStoreConformance(
     describeWaitForEventsConformance(testApi, harness);
     describeCloseConformance(testApi, harness);
     describeConfigConformance(testApi, harness);
+    describeEventOptionsConformance(testApi, harness);
+    describeIterationConformance(testApi, harness);
     describeProjectionConformance(testApi, harness);
   });
 }
@@ -79,7 +83,9 @@ export { describeCloseConformance } from './groups/close.js';
 export { describeConcurrencyConformance } from './groups/concurrency.js';
 export { CUSTOM_TABLE_NAMES, describeConfigConformance } from './groups/config.js';
 export { describeErrorContractConformance } from './groups/error-contract.js';
+export { describeEventOptionsConformance } from './groups/event-options.js';
 export { describeExpectedVersionConformance } from './groups/expected-version.js';
+export { describeIterationConformance } from './groups/iteration.js';
 export { describeNestedTransactionConformance } from './groups/nested-transactions.js';
 export { describeOrderingConformance } from './groups/ordering.js';
 export { describePayloadConformance } from './groups/payloads.js';
