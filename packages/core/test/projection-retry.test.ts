@@ -115,7 +115,7 @@ describe('projection retries', () => {
     expect(attempts()).toBe(4);
   });
 
-  it('does not retry a non-transient database error or a handler error', async () => {
+  it('does not retry a non-transient database error or a handler’s own error', async () => {
     const broken = () => new DatabaseError('test', 'syntax error');
     const { store, flaky, attempts } = flakyStore(1, broken);
     await seed(store, 1);
@@ -133,11 +133,50 @@ describe('projection retries', () => {
         name: 'handler-fails',
         handle() {
           calls += 1;
-          throw new ConnectionLostError('handler', 'its own call failed');
+          throw new Error('the read model rejects this event');
         },
       }),
     ).rejects.toMatchObject({ code: 'PROJECTION_FAILED', globalPosition: 1 });
     expect(calls).toBe(1);
+  });
+
+  it('retries a batch whose handler met a transient database error (its connection was lost)', async () => {
+    const store = createInMemoryEventStore();
+    await seed(store, 2);
+    let calls = 0;
+    const handled: number[] = [];
+    await new ProjectionProcessor(store, { retry: { initialDelayMs: 1 } }).run(
+      {
+        name: 'handler-lost-connection',
+        handle(event) {
+          calls += 1;
+          if (calls === 2) throw new ConnectionLostError('test', 'the batch’s connection was lost');
+          handled.push(event.globalPosition);
+        },
+      },
+      { signal: AbortSignal.timeout(300) },
+    );
+    // The first event's batch was rolled back with the failure and handled again.
+    expect(handled).toEqual([1, 1, 2]);
+
+    let attempts = 0;
+    const error = await new ProjectionProcessor(store, {
+      retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 2 },
+    })
+      .run({
+        name: 'handler-gives-up',
+        handle() {
+          attempts += 1;
+          throw new DatabaseError('test', 'deadlock', { transient: true });
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ code: 'PROJECTION_FAILED', globalPosition: 1 });
+    expect((error as ProjectionError).cause).toBeInstanceOf(DatabaseError);
+    expect(attempts).toBe(3);
   });
 
   it('an abort during the backoff stops the run at once', async () => {

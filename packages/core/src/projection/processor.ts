@@ -161,6 +161,12 @@ class ProjectionRun<Tx> {
   private readonly fields: Record<string, unknown>;
   /** The failure raised by the last batch, to tell it from errors of the store. */
   private failure: ProjectionError | undefined;
+  /**
+   * The last batch's handler threw a transient database error (its store calls lost the
+   * connection, say): the batch is retried like one the store failed, and this is what `run`
+   * rejects with when the retries run out.
+   */
+  private transientHandlerFailure: ProjectionError | undefined;
   private batchHandled = 0;
   /** The size of the next batch (see {@link adapt}). */
   private limit: number;
@@ -289,6 +295,7 @@ class ProjectionRun<Tx> {
     const { store, checkpointName, signal, filter } = this;
     const projection = this.resolved.projection;
     this.failure = undefined;
+    this.transientHandlerFailure = undefined;
     this.batchHandled = 0;
     const batch = await readLazyProjectionBatch(store, tx, checkpointName, {
       limit: this.limit,
@@ -321,11 +328,18 @@ class ProjectionRun<Tx> {
         }
       } catch (cause) {
         if (signal.aborted) throw STOPPED;
-        this.failure = new ProjectionError(
+        const failure = new ProjectionError(
           this.resolved.name,
           `handler failed at global position ${event.globalPosition}: ${describe(cause)}`,
           { cause, globalPosition: event.globalPosition, checkpoint: event.checkpoint },
         );
+        if (isTransientError(cause)) {
+          // The database failed under the handler (the batch's connection was lost, a
+          // deadlock): the whole batch is retried, as when the store's own calls fail.
+          this.transientHandlerFailure = failure;
+          throw cause;
+        }
+        this.failure = failure;
         throw this.failure;
       }
       handled++;
@@ -340,6 +354,7 @@ class ProjectionRun<Tx> {
   private toProjectionError(error: unknown): ProjectionError | StoreClosedError {
     // A handler failed: that is the failure to report, even if the rollback failed as well.
     if (this.failure !== undefined) return this.failure;
+    if (this.transientHandlerFailure?.cause === error) return this.transientHandlerFailure;
     // The store was closed under the run: say so as such, the run cannot go on.
     if (error instanceof StoreClosedError) return error;
     return new ProjectionError(this.resolved.name, `batch failed: ${describe(error)}`, {
