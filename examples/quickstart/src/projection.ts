@@ -1,4 +1,5 @@
 import {
+  type DomainEvent,
   ExpectedVersion,
   getProjectionStatus,
   type Projection,
@@ -7,8 +8,13 @@ import {
 import { createSqliteEventStore } from '@pup/sqlite';
 import Database from 'better-sqlite3';
 
+type OrderEvent =
+  | DomainEvent<'OrderPlaced', { customer: string; total: number }>
+  | DomainEvent<'OrderCancelled', { reason: string }>;
+
 const db = new Database(':memory:');
-const store = createSqliteEventStore(db);
+// The driver's type named too, so projections get better-sqlite3's own Database as `tx`.
+const store = createSqliteEventStore<OrderEvent, Database.Database>(db);
 await store.migrate();
 db.exec('CREATE TABLE order_totals (customer TEXT PRIMARY KEY, total INTEGER NOT NULL)');
 
@@ -23,11 +29,12 @@ for (let i = 1; i <= 10; i++) {
 
 // `handle` runs inside the batch's transaction, which also saves the checkpoint: each event
 // changes the read model exactly once, even if the worker crashes half-way.
-const orderTotals: Projection<Database.Database> = {
+const orderTotals: Projection<Database.Database, OrderEvent> = {
   name: 'order-totals',
   aggregateTypes: ['Order'],
   handle(event, { tx }) {
-    const { customer, total } = event.payload as { customer: string; total: number };
+    if (event.eventType !== 'OrderPlaced') return;
+    const { customer, total } = event.payload;
     tx.prepare(
       `INSERT INTO order_totals VALUES (?, ?)
        ON CONFLICT (customer) DO UPDATE SET total = total + excluded.total`,

@@ -1,4 +1,9 @@
-import { InvalidConfigError, type TableNames } from '@pup/core';
+import {
+  type DomainEvent,
+  type EventStoreOptions,
+  InvalidConfigError,
+  type TableNames,
+} from '@pup/core';
 import { type CompleteEventStore, createEventStore } from '@pup/core/adapter';
 import { MysqlDialect } from './dialect.js';
 import { isPool, type MysqlPool, type MysqlPoolConnection } from './driver.js';
@@ -10,7 +15,8 @@ import type { MysqlLogStatus } from './status.js';
  * the transaction runs on: run your own SQL on it (`tx.query(...)`, `tx.execute(...)`) in the same
  * transaction as an append or a checkpoint.
  */
-export interface MysqlEventStore extends CompleteEventStore<MysqlPoolConnection, MysqlLogStatus> {
+export interface MysqlEventStore<E extends object = DomainEvent>
+  extends CompleteEventStore<MysqlPoolConnection, MysqlLogStatus, E> {
   /** The table names the store uses, as configured. */
   readonly tables: TableNames;
 }
@@ -26,6 +32,8 @@ export interface MysqlEventStore extends CompleteEventStore<MysqlPoolConnection,
  * projections back (not other writers) until it ends. See the package README.
  *
  * @param pool A pool from `mysql2/promise`'s `createPool`.
+ * @typeParam E The store's events (see `DomainEvent` in `@pup/core`): `append` then accepts only
+ * known `eventType`/`payload` pairs and reads narrow `payload` by `eventType`.
  * @throws {InvalidConfigError} on an invalid option or something that is not a mysql2 pool.
  *
  * @example
@@ -42,10 +50,10 @@ export interface MysqlEventStore extends CompleteEventStore<MysqlPoolConnection,
  *   ]),
  * );
  */
-export function createMysqlEventStore(
+export function createMysqlEventStore<E extends object = DomainEvent>(
   pool: MysqlPool,
-  options?: MysqlEventStoreOptions,
-): MysqlEventStore {
+  options?: MysqlEventStoreOptions & EventStoreOptions<E>,
+): MysqlEventStore<E> {
   const resolved = resolveMysqlOptions(options);
   if (!isPool(pool)) {
     throw new InvalidConfigError('pool', 'must be a mysql2/promise pool (createPool)');

@@ -1,4 +1,11 @@
-import { type CompleteEventStore, InvalidConfigError, type WaitForEventsOptions } from '@pup/core';
+import {
+  type CompleteEventStore,
+  type DomainEvent,
+  type EventStoreOptions,
+  InvalidConfigError,
+  type LogStatus,
+  type WaitForEventsOptions,
+} from '@pup/core';
 import { createEventStore } from '@pup/core/adapter';
 import { connectionOf } from './connection.js';
 import { isDatabase, SqliteDialect } from './dialect.js';
@@ -16,8 +23,10 @@ import { quoteTableNames, sqliteSchemaSql } from './schema.js';
  *   tx.prepare('UPDATE outbox SET sent = 0 WHERE id = ?').run(id);
  * });
  */
-export interface SqliteEventStore<D extends SqliteDatabase = SqliteDatabase>
-  extends CompleteEventStore<D> {
+export interface SqliteEventStore<
+  D extends SqliteDatabase = SqliteDatabase,
+  E extends object = DomainEvent,
+> extends CompleteEventStore<D, LogStatus, E> {
   /**
    * Resolves soon after a transaction that appended through any store on the same `Database`
    * commits, after `timeoutMs`, or when `signal` aborts, whichever comes first; at once after
@@ -55,12 +64,16 @@ export interface SqliteEventStore<D extends SqliteDatabase = SqliteDatabase>
  *   ]),
  * );
  *
+ * @typeParam E The store's events (see `DomainEvent` in `@pup/core`): `append` then accepts only
+ * known `eventType`/`payload` pairs and reads narrow `payload` by `eventType`. Given explicitly,
+ * `D` falls back to the structural `SqliteDatabase`; name it too to keep better-sqlite3's type:
+ * `createSqliteEventStore<BankEvent, Database.Database>(db)`.
  * @throws {InvalidConfigError} when `db` is not a better-sqlite3 `Database` or an option is invalid.
  */
-export function createSqliteEventStore<D extends SqliteDatabase>(
-  db: D,
-  options?: SqliteEventStoreOptions,
-): SqliteEventStore<D> {
+export function createSqliteEventStore<
+  E extends object = DomainEvent,
+  D extends SqliteDatabase = SqliteDatabase,
+>(db: D, options?: SqliteEventStoreOptions & EventStoreOptions<E>): SqliteEventStore<D, E> {
   const resolved = resolveSqliteOptions(options);
   if (!isDatabase(db)) {
     throw new InvalidConfigError('db', 'must be a better-sqlite3 Database');
