@@ -1,4 +1,11 @@
-import type { Checkpoint, Logger, PupError, StreamRef } from '@pup/core';
+import type {
+  Checkpoint,
+  Logger,
+  ProjectionLease,
+  ProjectionLeases,
+  PupError,
+  StreamRef,
+} from '@pup/core';
 import {
   type AppendOutcome,
   type CommitListener,
@@ -8,6 +15,7 @@ import {
   type PreparedAppend,
   positionCheckpoints,
   type StoredEventRow,
+  type TransactionScope,
 } from '@pup/core/adapter';
 import { appendEvents, type BlockSource } from './append.js';
 import { burnBlocks, type HeldBlock, REFILL_BELOW, refillBlocks } from './blocks.js';
@@ -21,6 +29,7 @@ import {
   run,
 } from './driver.js';
 import { describeMysqlError, isTransient } from './errors.js';
+import { deleteLease, lockLease, readLeases, saveLease } from './leases.js';
 import { pollCommits } from './listen.js';
 import { migrate } from './migrate.js';
 import { readEvents, readStream } from './read.js';
@@ -31,6 +40,57 @@ import { getLogStatus, type MysqlLogStatus } from './status.js';
 const AUTOCOMMIT_APPEND_ATTEMPTS = 3;
 /** How long an append waits for a refill of free blocks when none is left. */
 const EMPTY_POOL_WAIT_MS = 5_000;
+
+/** How long a given-up transaction tries to interrupt its statement before closing instead. */
+const INTERRUPT_TIMEOUT_MS = 1_000;
+
+/**
+ * A store transaction the caller can give up (signal, timeout). Core has then already rejected
+ * the caller; this interrupts the statement the connection runs (a wait for a row lock, such as
+ * another worker's checkpoint lock, would otherwise go on until `innodb_lock_wait_timeout`) with
+ * `KILL QUERY` from another pooled connection, so the callback fails and the transaction rolls
+ * back at once. The connection is then closed, not pooled.
+ */
+class GiveUp {
+  private interrupting: Promise<void> | undefined;
+  private readonly onAbort = (): void => {
+    const { threadId } = this.conn;
+    if (typeof threadId !== 'number') {
+      this.interrupting = Promise.resolve();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    this.interrupting = Promise.race([
+      run(this.pool, 'KILL QUERY ?', [threadId]).then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, INTERRUPT_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+
+  constructor(
+    private readonly pool: MysqlPool,
+    private readonly conn: MysqlPoolConnection,
+    private readonly signal: AbortSignal,
+  ) {
+    if (signal.aborted) this.onAbort();
+    else signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /**
+   * Stops watching the signal; resolves with whether the transaction was given up (then once its
+   * interruption is done, so a late `KILL QUERY` can never reach the connection's next user).
+   */
+  async end(): Promise<boolean> {
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.interrupting === undefined) return false;
+    await this.interrupting;
+    return true;
+  }
+}
 
 /** What the store remembers about one of its own transactions while it runs. */
 class TransactionState {
@@ -85,9 +145,14 @@ export class MysqlDialect
     return isConnection(tx);
   }
 
-  async transaction<T>(fn: (tx: MysqlPoolConnection) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    fn: (tx: MysqlPoolConnection) => Promise<T>,
+    scope?: TransactionScope,
+  ): Promise<T> {
     const conn = await this.pool.getConnection();
     const state = new TransactionState();
+    const giveUp =
+      scope?.signal === undefined ? undefined : new GiveUp(this.pool, conn, scope.signal);
     try {
       if (this.low) await this.refill(conn, state);
       await startTransaction(conn);
@@ -111,7 +176,11 @@ export class MysqlDialect
       return result;
     } finally {
       this.transactions.delete(conn);
-      conn.release();
+      if (giveUp === undefined || !(await giveUp.end())) conn.release();
+      // Given up: whatever the interrupted statements left (even a transaction), it never
+      // goes back to the pool.
+      else if (conn.destroy !== undefined) conn.destroy();
+      else conn.release();
     }
   }
 
@@ -280,6 +349,30 @@ export class MysqlDialect
     checkpoint: Checkpoint,
   ): Promise<void> {
     return saveCheckpoint(tx, this.t, projectionName, positionCheckpoints.parse(checkpoint)!);
+  }
+
+  readLeases(tx: MysqlPoolConnection, projectionName: string): Promise<ProjectionLeases> {
+    return readLeases(tx, this.t, projectionName);
+  }
+
+  saveLease(
+    tx: MysqlPoolConnection,
+    projectionName: string,
+    lease: ProjectionLease,
+  ): Promise<void> {
+    return saveLease(tx, this.t, projectionName, lease);
+  }
+
+  deleteLease(tx: MysqlPoolConnection, projectionName: string, key: string): Promise<void> {
+    return deleteLease(tx, this.t, projectionName, key);
+  }
+
+  lockLease(
+    tx: MysqlPoolConnection,
+    projectionName: string,
+    key: string,
+  ): Promise<ProjectionLease | null> {
+    return lockLease(tx, this.t, projectionName, key);
   }
 
   getLogStatus(tx: MysqlPoolConnection, after: number | null): Promise<MysqlLogStatus> {

@@ -24,6 +24,10 @@ export interface MysqlPoolConnection {
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
   execute(sql: string, values?: unknown): Promise<[unknown, unknown]>;
   release(): void;
+  /** Closes the connection instead of returning it to the pool. */
+  destroy?(): void;
+  /** The server's id of the connection (`CONNECTION_ID()`). */
+  readonly threadId?: number;
 }
 
 /** A `mysql2/promise` pool (`createPool(...)`): where the store takes its connections from. */

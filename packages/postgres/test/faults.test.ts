@@ -24,6 +24,7 @@ import {
   readWholeLog,
   runFaultWorkload,
   startKilling,
+  streamOrderInversions,
 } from '../../core/test/support/faults.js';
 import {
   createPgEventStore,
@@ -226,6 +227,7 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
 
       const { rows, heads } = await rawLog(schema);
       assertLogInvariants(rows, ledger, heads);
+      console.log(`stream versions out of log order: ${streamOrderInversions(rows)}`);
 
       // The projection catches up on what is left and has applied every event exactly once.
       const log = await wholeLogOnceVisible(store, rows.length);

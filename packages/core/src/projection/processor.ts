@@ -354,7 +354,8 @@ class ProjectionRun<Tx> {
   private toProjectionError(error: unknown): ProjectionError | StoreClosedError {
     // A handler failed: that is the failure to report, even if the rollback failed as well.
     if (this.failure !== undefined) return this.failure;
-    if (this.transientHandlerFailure?.cause === error) return this.transientHandlerFailure;
+    const transient = this.transientHandlerFailure;
+    if (transient !== undefined && transient.cause === error) return transient;
     // The store was closed under the run: say so as such, the run cannot go on.
     if (error instanceof StoreClosedError) return error;
     return new ProjectionError(this.resolved.name, `batch failed: ${describe(error)}`, {

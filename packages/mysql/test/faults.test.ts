@@ -1,0 +1,321 @@
+// Fault tests against the real server (MariaDB here, MySQL 8 where a container runs), bounded in
+// time: connections killed (`KILL`) during appends, reads and projection batches, a transaction
+// left idle past `idle_transaction_timeout`, statement and lock-wait timeouts, an abort during a
+// checkpoint-lock wait. Only connections of this file's own pools are ever killed: their ids are
+// collected as the pool opens them.
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  ConnectionLostError,
+  DatabaseError,
+  ExpectedVersion,
+  type NewEvent,
+  ProjectionProcessor,
+} from '@pup/core';
+import mysql from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import {
+  assertLogInvariants,
+  assertTypedError,
+  FaultLedger,
+  ProjectionUnderFaults,
+  type RawEventRow,
+  readWholeLog,
+  runFaultWorkload,
+  startKilling,
+  streamOrderInversions,
+} from '../../core/test/support/faults.js';
+import type { MysqlEventStore, MysqlPoolConnection } from '../src/index.js';
+import { adminQuery, createTestStore, mysqlUrl, sleep, type TestStore } from './support.js';
+
+/** A store on a pool of its own whose connection ids are known, so only they are killed. */
+interface KillableStore {
+  subject: TestStore;
+  store: MysqlEventStore;
+  pool: mysql.Pool;
+  /** Server ids of the pool's connections opened so far and not yet killed. */
+  ids: Set<number>;
+  /** Kills one of them at random; whether there was one. */
+  killOne(): Promise<boolean>;
+  cleanup(): Promise<void>;
+}
+
+async function killableStore(connectionLimit = 8): Promise<KillableStore> {
+  const pool = mysql.createPool({ uri: mysqlUrl(), connectionLimit });
+  const ids = new Set<number>();
+  pool.on('connection', (conn) => {
+    ids.add((conn as unknown as { threadId: number }).threadId);
+  });
+  const subject = await createTestStore(undefined, pool);
+  return {
+    subject,
+    store: subject.store,
+    pool,
+    ids,
+    async killOne() {
+      const candidates = [...ids];
+      if (candidates.length === 0) return false;
+      const id = candidates[Math.floor(Math.random() * candidates.length)]!;
+      ids.delete(id);
+      try {
+        await adminQuery(`KILL ${Number(id)}`);
+        return true;
+      } catch (error) {
+        // ER_NO_SUCH_THREAD: the pool closed it already.
+        if ((error as { errno?: number }).errno === 1094) return false;
+        throw error;
+      }
+    },
+    async cleanup() {
+      await subject.cleanup();
+      await pool.end();
+    },
+  };
+}
+
+/** The log and the heads of a store's database, read with raw SQL on the admin pool. */
+async function rawLog(subject: TestStore): Promise<{
+  rows: RawEventRow[];
+  heads: Map<string, number>;
+}> {
+  const stream = `CONCAT(CAST(bounded_context AS CHAR), '/', CAST(aggregate_type AS CHAR), '/', CAST(aggregate_id AS CHAR))`;
+  const events = await adminQuery(
+    `SELECT ${stream} AS stream, aggregate_version, LOWER(HEX(event_id)) AS event_id, global_position
+     FROM ${subject.sql.events}`,
+  );
+  const heads = await adminQuery(
+    `SELECT ${stream} AS stream, aggregate_version FROM ${subject.sql.heads}`,
+  );
+  const dashed = (hex: string) =>
+    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return {
+    rows: events.map((r) => ({
+      stream: r.stream,
+      aggregateVersion: Number(r.aggregate_version),
+      eventId: dashed(r.event_id),
+      globalPosition: Number(r.global_position),
+    })),
+    heads: new Map(heads.map((r) => [r.stream, Number(r.aggregate_version)])),
+  };
+}
+
+/** Reads until `read` succeeds (the store's connections are being killed). */
+async function retried<T>(read: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      assertTypedError(error);
+      if (attempt >= attempts) throw error;
+      await sleep(20);
+    }
+  }
+}
+
+function event(aggregateId: string, n = 0): NewEvent {
+  return {
+    boundedContext: 'faults',
+    aggregateType: 'Thing',
+    aggregateId,
+    eventId: randomUUID(),
+    eventType: 'Happened',
+    payload: { n },
+  };
+}
+
+/** Resolves with what `promise` settles to, rejection included. */
+function settled<T>(promise: Promise<T>): Promise<T | unknown> {
+  return promise.catch((e: unknown) => e);
+}
+
+describe('faults on MySQL / MariaDB', () => {
+  it('connections killed during appends, reads and projection batches: typed errors, an exact log, a projection applied exactly once', async () => {
+    const killable = await killableStore();
+    const { store, subject } = killable;
+    const ledger = new FaultLedger();
+    const projection = new ProjectionUnderFaults(store);
+    try {
+      await projection.start();
+      const killer = startKilling(() => killable.killOne());
+      const restart = sleep(1_200).then(() => projection.start());
+      await runFaultWorkload(store, ledger, { durationMs: 2_500, transactionTimeoutMs: 5_000 });
+      await restart;
+      const kills = await killer.stop();
+      console.log(`mysql2: ${kills} connections killed; ${ledger.summary()}`);
+      expect(kills).toBeGreaterThan(5);
+      expect(ledger.acknowledged.size).toBeGreaterThan(20);
+      expect([...ledger.errors.keys()].some((k) => k.startsWith('ConnectionLostError'))).toBe(true);
+
+      const { rows, heads } = await rawLog(subject);
+      assertLogInvariants(rows, ledger, heads);
+      console.log(`stream versions out of log order: ${streamOrderInversions(rows)}`);
+
+      const log = await retried(() => readWholeLog(store));
+      expect(log.map((e) => e.eventId).sort()).toEqual(rows.map((r) => r.eventId).sort());
+      const last = log[log.length - 1]!.checkpoint;
+      await projection.catchUp(last, () =>
+        store.transaction((tx) => store.getCheckpoint(tx, projection.name)),
+      );
+      await projection.assertExactlyOnce(log);
+      expect(projection.handlerFailures().map((f) => f.message)).toEqual([]);
+    } finally {
+      await projection.stop();
+      await killable.cleanup();
+    }
+  });
+
+  it('a transaction left idle past idle_transaction_timeout: ConnectionLostError, nothing of it committed', async () => {
+    const killable = await killableStore(2);
+    const { store, subject } = killable;
+    try {
+      const error = await settled(
+        store.transaction(async (tx) => {
+          await tx.query('SET SESSION idle_transaction_timeout = 1');
+          await store.append(tx, ExpectedVersion.noStream(), [event('idle')]);
+          // The server ends the session while the transaction is idle.
+          await sleep(1_600);
+          await store.append(tx, ExpectedVersion.exact(1), [event('idle', 1)]);
+        }),
+      );
+      assertTypedError(error);
+      expect(error).toBeInstanceOf(ConnectionLostError);
+      expect((await rawLog(subject)).rows).toEqual([]);
+      const next = await store.appendToStream(ExpectedVersion.noStream(), [event('idle')]);
+      expect(next.toVersion).toBe(1);
+    } finally {
+      await killable.cleanup();
+    }
+  });
+
+  it('max_statement_time and innodb_lock_wait_timeout end an append waiting for a lock: typed errors, nothing of the transaction committed', async () => {
+    const killable = await killableStore(4);
+    const { store, subject } = killable;
+    try {
+      await store.appendToStream(ExpectedVersion.noStream(), [event('locked')]);
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const holder = store.transaction(async (tx) => {
+        await store.append(tx, ExpectedVersion.exact(1), [event('locked', 1)]);
+        locked();
+        await released;
+      });
+      await isLocked;
+      const blocked: Record<string, unknown> = {};
+      for (const setting of ['max_statement_time = 0.2', 'innodb_lock_wait_timeout = 1']) {
+        blocked[setting] = await settled(
+          store.transaction(async (tx) => {
+            await store.append(tx, ExpectedVersion.any(), [event('other')]);
+            await tx.query(`SET SESSION ${setting}`);
+            try {
+              await store.append(tx, ExpectedVersion.any(), [event('locked', 2)]);
+            } finally {
+              await tx.query(`SET SESSION ${setting.split(' ')[0]} = DEFAULT`);
+            }
+          }),
+        );
+      }
+      release();
+      await holder;
+      for (const error of Object.values(blocked)) {
+        assertTypedError(error);
+        expect(error).toBeInstanceOf(DatabaseError);
+      }
+      expect((blocked['innodb_lock_wait_timeout = 1'] as DatabaseError).transient).toBe(true);
+      const { rows, heads } = await rawLog(subject);
+      expect(rows.map((r) => [r.stream, r.aggregateVersion])).toEqual([
+        ['faults/Thing/locked', 1],
+        ['faults/Thing/locked', 2],
+      ]);
+      expect(heads.get('faults/Thing/other')).toBeUndefined();
+    } finally {
+      await killable.cleanup();
+    }
+  });
+
+  it('a processor waiting for another worker’s checkpoint lock stops promptly when its signal aborts', async () => {
+    const killable = await killableStore(4);
+    const { store } = killable;
+    const name = `lock-wait-${randomBytes(4).toString('hex')}`;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holder: Promise<unknown> | undefined;
+    try {
+      const appended = await store.appendToStream(
+        ExpectedVersion.noStream(),
+        Array.from({ length: 5 }, (_, n) => event('lock-wait', n)),
+      );
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      holder = store.transaction(async (tx) => {
+        await store.getCheckpoint(tx, name, { lock: true });
+        locked();
+        await released;
+      });
+      await isLocked;
+      const handled: number[] = [];
+      const abort = new AbortController();
+      const run = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
+        { name, handle: (e) => void handled.push(e.globalPosition) },
+        { signal: abort.signal },
+      );
+      await waitForLockWait(killable.ids, true);
+      const started = performance.now();
+      abort.abort();
+      await run;
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(handled).toEqual([]);
+      // The given-up statement does not wait on: the store interrupts it.
+      await waitForLockWait(killable.ids, false);
+      release();
+      await holder;
+      expect(await store.transaction((tx) => store.getCheckpoint(tx, name))).toBeNull();
+      const again = new AbortController();
+      const rerun = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
+        { name, handle: (e) => void handled.push(e.globalPosition) },
+        { signal: again.signal },
+      );
+      const last = appended.events[4]!.checkpoint;
+      const until = performance.now() + 10_000;
+      while ((await store.transaction((tx) => store.getCheckpoint(tx, name))) !== last) {
+        expect(performance.now()).toBeLessThan(until);
+        await sleep(20);
+      }
+      again.abort();
+      await rerun;
+      expect(handled).toEqual(appended.globalPositions);
+    } finally {
+      release();
+      await holder?.catch(() => undefined);
+      await killable.cleanup();
+    }
+  });
+});
+
+/**
+ * Waits (up to 5 s) until one of the connections `ids` runs the checkpoint-lock statement (it
+ * returns at once unless it waits for the lock), or until none does.
+ */
+async function waitForLockWait(ids: ReadonlySet<number>, waiting: boolean): Promise<void> {
+  const until = performance.now() + 5_000;
+  for (;;) {
+    const rows = await adminQuery(
+      `SELECT ID AS id FROM information_schema.PROCESSLIST
+       WHERE INFO LIKE '%ON DUPLICATE KEY UPDATE position = LAST_INSERT_ID(position)%'`,
+    );
+    const mine = rows.some((r) => ids.has(Number(r.id)));
+    if (mine === waiting) return;
+    if (performance.now() > until) {
+      throw new Error(waiting ? 'no connection waits for a lock' : 'a connection still waits');
+    }
+    await sleep(10);
+  }
+}
