@@ -15,6 +15,7 @@ import {
 import pg from 'pg';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import {
   assertLogInvariants,
   assertTypedError,
@@ -26,6 +27,7 @@ import {
   startKilling,
   streamOrderInversions,
 } from '../../core/test/support/faults.js';
+import { runWriterKillScenario } from '../../core/test/support/writer-kill.js';
 import {
   createPgEventStore,
   createPostgresJsEventStore,
@@ -403,6 +405,37 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
     } finally {
       release();
       await holder?.catch(() => undefined);
+      await subject.cleanup();
+    }
+  });
+
+  it('writer processes killed with SIGKILL at random: every acknowledged append once, contiguous versions, a projection applied exactly once', async () => {
+    const subject = await driver.open(4);
+    const { store, schema } = subject;
+    const { worker, dispose } = crashWorkerCommand(new URL('./writer-worker.ts', import.meta.url), {
+      PUP_WRITER_PG_URL: postgresUrl(),
+      PUP_WRITER_PG_TABLES: JSON.stringify(store.tables),
+      PUP_WRITER_PG_DRIVER: driver.name,
+    });
+    const projection = new ProjectionUnderFaults(store);
+    try {
+      await projection.start();
+      const report = await runWriterKillScenario({ worker, rounds: 3, writersPerRound: 2 });
+      const { rows, heads } = await rawLog(schema);
+      console.log(
+        `${driver.name}: ${report.kills} writers killed; ${report.ledger.acknowledged.size} events acknowledged, ${rows.length} in the log; stream versions out of log order: ${streamOrderInversions(rows)}`,
+      );
+      expect(report.kills).toBe(6);
+      assertLogInvariants(rows, report.ledger, heads);
+      const log = await wholeLogOnceVisible(store, rows.length);
+      await projection.catchUp(log[log.length - 1]!.checkpoint, () =>
+        store.transaction((tx) => store.getCheckpoint(tx, projection.name)),
+      );
+      await projection.assertExactlyOnce(log);
+      expect(projection.failures).toEqual([]);
+    } finally {
+      await projection.stop();
+      dispose();
       await subject.cleanup();
     }
   });
