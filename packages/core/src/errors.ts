@@ -16,7 +16,8 @@ export type PupErrorCode =
   | 'CONNECTION_LOST'
   | 'ABORTED'
   | 'SCHEMA_VERSION'
-  | 'INVALID_STORED_EVENT';
+  | 'INVALID_STORED_EVENT'
+  | 'LEASE_LOST';
 
 /**
  * Base class of every error pup throws. Match on `code` (stable across releases) rather than on
@@ -202,6 +203,27 @@ export class ProjectionError extends PupError {
 export class StoreClosedError extends PupError {
   constructor(what = 'event store') {
     super('STORE_CLOSED', `This ${what} is closed`);
+  }
+}
+
+/**
+ * A projection worker no longer holds the lease of a segment (it expired and another worker took
+ * it over, or the segment was handed to another worker): the batch it was committing is refused
+ * and rolled back, so the read model changes exactly once per event.
+ */
+export class LeaseLostError extends PupError {
+  /** The projection's name. */
+  readonly projectionName: string;
+  /** The segment whose lease was lost. */
+  readonly segment: number;
+
+  constructor(projectionName: string, segment: number) {
+    super(
+      'LEASE_LOST',
+      `The lease of segment ${segment} of projection ${JSON.stringify(projectionName)} is held by another worker`,
+    );
+    this.projectionName = projectionName;
+    this.segment = segment;
   }
 }
 

@@ -22,6 +22,7 @@ export {
   InvalidEventError,
   InvalidStoredEventError,
   isTransientError,
+  LeaseLostError,
   NoEventsError,
   OperationAbortedError,
   OptimisticConcurrencyError,
@@ -78,9 +79,20 @@ export {
 export type {
   Projection,
   ProjectionContext,
+  ProjectionErrorPolicy,
   ProjectionProcessorConfig,
   RunOptions,
 } from './projection/types.js';
+export {
+  type ProjectionTarget,
+  type WaitForProjectionOptions,
+  waitForProjection,
+} from './projection/wait-for-projection.js';
+export {
+  hasLeaseSupport,
+  ProjectionWorker,
+  type ProjectionWorkerConfig,
+} from './projection/worker.js';
 export { MAX_READ_LIMIT } from './read-input.js';
 export {
   bytesSerializer,
@@ -110,6 +122,8 @@ export type {
   NewEvent,
   PersistedEvent,
   ProjectionBatch,
+  ProjectionLease,
+  ProjectionLeases,
   ReadEventsOptions,
   ReadProjectionBatchOptions,
   SavedCheckpoint,

@@ -179,6 +179,30 @@ export interface SavedCheckpoint {
   checkpoint: Checkpoint;
 }
 
+/**
+ * One row of the lease table that projection workers coordinate through (see
+ * `ProjectionWorker`): a segment's lease (`key` `s<segment>`) or a worker's presence (`key`
+ * `w:<workerId>`).
+ */
+export interface ProjectionLease {
+  /** What is leased: `s<segment>` for a segment, `w:<workerId>` for a worker's presence. */
+  key: string;
+  /** The worker holding it; `null` when released. */
+  owner: string | null;
+  /** Fencing token: grows by one each time the lease changes hands. */
+  epoch: number;
+  /** When the lease ends unless renewed, in milliseconds since the epoch, by the database's clock. */
+  expiresAt: number;
+}
+
+/** What {@link EventStore.readLeases} returns. */
+export interface ProjectionLeases {
+  /** The database's clock, in milliseconds since the epoch. */
+  now: number;
+  /** Every lease row of the projection, by key. */
+  leases: ProjectionLease[];
+}
+
 /** Names of the three tables; each may be schema-qualified (`schema.table`). */
 export interface TableNames {
   /** @default 'events' */
@@ -272,6 +296,21 @@ export interface EventStore<Tx = unknown, E extends object = DomainEvent> {
   deleteCheckpoint?(tx: Tx, projectionName: string): Promise<boolean>;
   /** Optional: every saved checkpoint, by projection name. `resetProjection` uses it. */
   listCheckpoints?(tx: Tx): Promise<SavedCheckpoint[]>;
+  /**
+   * Optional (with {@link saveLease}, {@link deleteLease} and {@link lockLease}: the lease
+   * capability `ProjectionWorker` needs): every lease row of a projection and the database's
+   * clock, the rows locked until `tx` ends.
+   */
+  readLeases?(tx: Tx, projectionName: string): Promise<ProjectionLeases>;
+  /** Optional: inserts or overwrites one lease row of a projection. */
+  saveLease?(tx: Tx, projectionName: string, lease: ProjectionLease): Promise<void>;
+  /** Optional: deletes one lease row of a projection. */
+  deleteLease?(tx: Tx, projectionName: string, key: string): Promise<void>;
+  /**
+   * Optional: one lease row of a projection (`null` when absent), locked until `tx` ends: the
+   * fencing check a worker runs before it saves a segment's checkpoint.
+   */
+  lockLease?(tx: Tx, projectionName: string, key: string): Promise<ProjectionLease | null>;
   /** Creates the tables and indexes when missing; idempotent. */
   migrate(): Promise<void>;
   /**

@@ -22,6 +22,6 @@ describeEventStoreConformance(
         cleanup: () => store.close(),
       };
     },
-    capabilities: { concurrentTransactions: true, waitForEvents: true },
+    capabilities: { concurrentTransactions: true, waitForEvents: true, leases: false },
   },
 );

@@ -22,6 +22,8 @@ export interface MysqlTables {
   blocks: string;
   /** Quoted key-value table of the store (`<events>_meta`): schema version, next block. */
   meta: string;
+  /** Quoted lease table of projection workers (`<checkpoints>_leases`, beside the checkpoints). */
+  leases: string;
   /** Plain `database.table` (or `table`) of the events table, for lock names. */
   plainEvents: string;
   /** Index names of the events table (MySQL reports them in duplicate-key errors). */
@@ -66,13 +68,20 @@ export function mysqlTables(tables?: Partial<TableNames> | null): MysqlTables {
       );
     }
   }
+  const checkpoints = parseQualifiedName(names.checkpoints, 'tables.checkpoints');
   return {
     names,
     events: events.map(quote).join('.'),
     aggregateHeads: parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')
       .map(quote)
       .join('.'),
-    checkpoints: parseQualifiedName(names.checkpoints, 'tables.checkpoints').map(quote).join('.'),
+    checkpoints: checkpoints.map(quote).join('.'),
+    leases: [
+      ...checkpoints.slice(0, -1),
+      derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
+    ]
+      .map(quote)
+      .join('.'),
     blocks: blocks.map(quote).join('.'),
     meta: meta.map(quote).join('.'),
     plainEvents: events.join('.'),
@@ -134,6 +143,16 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   position BIGINT NOT NULL DEFAULT 0,
   updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
   PRIMARY KEY (projection_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- Leases of projection workers (ProjectionWorker): one row per segment (lease_key s<k>) and
+-- per live worker (w:<id>); epoch is the fencing token a batch checks before saving its checkpoint.
+CREATE TABLE IF NOT EXISTS ${t.leases} (
+  projection_name VARBINARY(1020) NOT NULL,
+  lease_key VARBINARY(808) NOT NULL,
+  owner VARBINARY(800) NULL,
+  epoch BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (projection_name, lease_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     `-- Free position blocks. An appending transaction locks the lowest free one (SKIP LOCKED) and
 -- deletes it; until it commits, the row stays visible to readers and holds them back there.

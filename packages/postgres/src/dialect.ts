@@ -1,4 +1,4 @@
-import type { Checkpoint, PupError, StreamRef } from '@pup/core';
+import type { Checkpoint, ProjectionLease, ProjectionLeases, PupError, StreamRef } from '@pup/core';
 import type {
   AppendOutcome,
   CommitListener,
@@ -20,6 +20,14 @@ import {
 } from './checkpoints.js';
 import { DATABASE, type PostgresDriver } from './driver.js';
 import { describeDriverError } from './errors.js';
+import {
+  deleteLease,
+  type LeaseStatements,
+  leaseStatements,
+  lockLease,
+  readLeases,
+  saveLease,
+} from './leases.js';
 import { CommitNotifier } from './notify.js';
 import type { ResolvedPostgresOptions } from './options.js';
 import {
@@ -57,6 +65,7 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
   private readonly appendStatements: AppendStatements;
   private readonly readStatements: ReadStatements;
   private readonly checkpointStatements: CheckpointStatements;
+  private readonly leaseStatements: LeaseStatements;
   private readonly statusStatements: StatusStatements;
   private readonly schemaSql: string;
   private readonly notify: boolean;
@@ -77,6 +86,7 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
     this.readStatements = readStatements(tables);
     this.checkpointStatements = checkpointStatements(tables, options.asyncProjectionCommit);
     this.statusStatements = statusStatements(tables);
+    this.leaseStatements = leaseStatements(tables);
     this.schemaSql = postgresSchemaSql(options.tables);
     this.notify = options.notify;
     this.notifier = new CommitNotifier(driver, tables.channel, options.logger);
@@ -193,6 +203,22 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
     );
     if (this.watchHoldBack) this.holdBack.afterRead(batch.rows.length, limit);
     return batch;
+  }
+
+  readLeases(tx: Tx, projectionName: string): Promise<ProjectionLeases> {
+    return readLeases(this.driver, this.leaseStatements, tx, projectionName);
+  }
+
+  saveLease(tx: Tx, projectionName: string, lease: ProjectionLease): Promise<void> {
+    return saveLease(this.driver, this.leaseStatements, tx, projectionName, lease);
+  }
+
+  deleteLease(tx: Tx, projectionName: string, key: string): Promise<void> {
+    return deleteLease(this.driver, this.leaseStatements, tx, projectionName, key);
+  }
+
+  lockLease(tx: Tx, projectionName: string, key: string): Promise<ProjectionLease | null> {
+    return lockLease(this.driver, this.leaseStatements, tx, projectionName, key);
   }
 
   getLogStatus(tx: Tx, after: LogPosition | null): Promise<PostgresLogStatus> {

@@ -26,6 +26,8 @@ export interface PostgresTables {
   checkpoints: string;
   /** Quoted `<events>_meta` table (in the events table's schema): the schema version. */
   meta: string;
+  /** Quoted `<checkpoints>_leases` table (in the checkpoints table's schema): workers' leases. */
+  leases: string;
   /** Name of the unique constraint on `(stream, aggregate_version)`. */
   streamVersionConstraint: string;
   /** Name of the unique constraint on `event_id`. */
@@ -53,6 +55,7 @@ export function postgresTables(tables?: Partial<TableNames> | null): PostgresTab
   const events = parseQualifiedName(names.events, 'tables.events');
   const eventsTable = events[events.length - 1]!;
   const plainEvents = events.join('.');
+  const checkpoints = parseQualifiedName(names.checkpoints, 'tables.checkpoints');
   const channel =
     CHANNEL_PREFIX.length + plainEvents.length <= MAX_IDENTIFIER_LENGTH
       ? `${CHANNEL_PREFIX}${plainEvents}`
@@ -63,7 +66,13 @@ export function postgresTables(tables?: Partial<TableNames> | null): PostgresTab
     aggregateHeads: parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')
       .map(quote)
       .join('.'),
-    checkpoints: parseQualifiedName(names.checkpoints, 'tables.checkpoints').map(quote).join('.'),
+    checkpoints: checkpoints.map(quote).join('.'),
+    leases: [
+      ...checkpoints.slice(0, -1),
+      derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
+    ]
+      .map(quote)
+      .join('.'),
     meta: [...events.slice(0, -1), derivedName(eventsTable, 'meta')].map(quote).join('.'),
     streamVersionConstraint: derivedName(eventsTable, 'stream_version_key'),
     eventIdConstraint: derivedName(eventsTable, 'event_id_key'),
@@ -142,6 +151,17 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   checkpoint text NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT ${quote(derivedName(checkpoints, 'pkey'))} PRIMARY KEY (projection_name)
+);
+
+-- Leases of projection workers (ProjectionWorker): one row per segment (lease_key s<k>) and per
+-- live worker (w:<id>); epoch is the fencing token a batch checks before saving its checkpoint.
+CREATE TABLE IF NOT EXISTS ${t.leases} (
+  projection_name text NOT NULL,
+  lease_key text NOT NULL,
+  owner text,
+  epoch bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  CONSTRAINT ${quote(derivedName(checkpoints, 'leases_pkey'))} PRIMARY KEY (projection_name, lease_key)
 );
 
 -- The version of this schema: migrate() upgrades an older one and refuses a newer one.

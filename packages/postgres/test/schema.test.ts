@@ -59,6 +59,7 @@ describe('migrate()', () => {
         'events',
         'events_meta',
         'projection_checkpoints',
+        'projection_checkpoints_leases',
       ]);
       const version = await admin().query(
         `SELECT value::int AS value FROM ${schema}.events_meta WHERE name = 'schema_version'`,

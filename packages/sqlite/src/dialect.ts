@@ -3,6 +3,8 @@ import {
   DatabaseError,
   type LogStatus,
   OperationAbortedError,
+  type ProjectionLease,
+  type ProjectionLeases,
   type PupError,
   SchemaVersionError,
   type StreamRef,
@@ -24,6 +26,7 @@ import { CheckpointStatements, getCheckpoint, saveCheckpoint } from './checkpoin
 import { type Connection, connectionOf } from './connection.js';
 import type { SqliteDatabase } from './driver.js';
 import { isBusy } from './errors.js';
+import { deleteLease, getLease, LeaseStatements, readLeases, saveLease } from './leases.js';
 import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
 import { type QuotedTableNames, SCHEMA_VERSION } from './schema.js';
 
@@ -47,6 +50,7 @@ class ConnectionStatements {
   private appendGroup: AppendStatements | undefined;
   private readGroup: ReadStatements | undefined;
   private checkpointGroup: CheckpointStatements | undefined;
+  private leaseGroup: LeaseStatements | undefined;
 
   constructor(
     readonly db: SqliteDatabase,
@@ -68,6 +72,11 @@ class ConnectionStatements {
   get checkpoints(): CheckpointStatements {
     this.checkpointGroup ??= new CheckpointStatements(this.db, this.tables);
     return this.checkpointGroup;
+  }
+
+  get leases(): LeaseStatements {
+    this.leaseGroup ??= new LeaseStatements(this.db, this.tables);
+    return this.leaseGroup;
   }
 }
 
@@ -274,6 +283,37 @@ export class SqliteDialect<D extends SqliteDatabase>
       }
       return { checkpoint, rows: readEvents(statements.read, after, limit) };
     });
+  }
+
+  // Like checkpoints, leases need no lock: a store transaction holds the write lock already.
+  readLeases(tx: D, projectionName: string, call: DialectCall): Promise<ProjectionLeases> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => readLeases(statements.leases, projectionName));
+  }
+
+  saveLease(
+    tx: D,
+    projectionName: string,
+    lease: ProjectionLease,
+    call: DialectCall,
+  ): Promise<void> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => saveLease(statements.leases, projectionName, lease));
+  }
+
+  deleteLease(tx: D, projectionName: string, key: string, call: DialectCall): Promise<void> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => deleteLease(statements.leases, projectionName, key));
+  }
+
+  lockLease(
+    tx: D,
+    projectionName: string,
+    key: string,
+    call: DialectCall,
+  ): Promise<ProjectionLease | null> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => getLease(statements.leases, projectionName, key));
   }
 
   getLogStatus(tx: D, after: number | null, call: DialectCall): Promise<LogStatus> {

@@ -8,6 +8,8 @@ export interface QuotedTableNames {
   checkpoints: string;
   /** `<events>_meta`, in the events table's schema: the schema version. */
   meta: string;
+  /** `<checkpoints>_leases`, in the checkpoints table's schema: projection workers' leases. */
+  leases: string;
 }
 
 /**
@@ -27,6 +29,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
     aggregateHeads: quoteQualifiedName(names.aggregateHeads, '"', 'tables.aggregateHeads'),
     checkpoints: quoteQualifiedName(names.checkpoints, '"', 'tables.checkpoints'),
     meta: quoteQualifiedName(`${names.events}_meta`, '"', 'tables.events'),
+    leases: quoteQualifiedName(`${names.checkpoints}_leases`, '"', 'tables.checkpoints'),
   };
 }
 
@@ -41,6 +44,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
  *   positions back. `created_at` holds milliseconds since the epoch, `metadata` JSON text.
  * - `aggregate_heads`: each stream's current version, read and moved by every append.
  * - `projection_checkpoints`: each projection's resume checkpoint.
+ * - `<checkpoints>_leases`: the leases of projection workers' segments and the workers' presence.
  * - `<events>_meta`: the schema version; `migrate()` refuses a newer one.
  *
  * @param tables Table names, each optionally schema-qualified (`main.events`).
@@ -82,6 +86,15 @@ CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
   projection_name TEXT NOT NULL PRIMARY KEY,
   checkpoint TEXT NOT NULL,
   updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ${t.leases} (
+  projection_name TEXT NOT NULL,
+  lease_key TEXT NOT NULL,
+  owner TEXT,
+  epoch INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (projection_name, lease_key)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS ${t.meta} (

@@ -110,16 +110,17 @@ describe('migrate', () => {
     expect(exec.mock.calls).toEqual([[sqliteSchemaSql(tables)]]);
     const created = db
       .prepare(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps', 'log_meta') ORDER BY rowid",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps', 'cps_leases', 'log_meta') ORDER BY rowid",
       )
       .pluck()
       .all();
     // SQLite stores CREATE TABLE without IF NOT EXISTS and without the schema prefix.
     const statements = sqliteSchemaSql(tables).trimEnd().replace(/;$/, '').split(';\n\n');
-    expect(statements).toHaveLength(5);
-    expect(statements[4]).toContain(`INSERT INTO "main"."log_meta"`);
+    expect(statements).toHaveLength(6);
+    expect(statements[3]).toContain(`"main"."cps_leases"`);
+    expect(statements[5]).toContain(`INSERT INTO "main"."log_meta"`);
     const expected = statements
-      .slice(0, 4)
+      .slice(0, 5)
       .map((sql) =>
         sql.replace('CREATE TABLE IF NOT EXISTS ', 'CREATE TABLE ').replace('"main".', ''),
       );

@@ -33,6 +33,7 @@ import type {
   NewEvent,
   PersistedEvent,
   ProjectionBatch,
+  ProjectionLease,
   ReadEventsOptions,
   ReadProjectionBatchOptions,
   SavedCheckpoint,
@@ -849,6 +850,45 @@ export function createEventStore<
     };
   }
 
+  if (
+    dialect.readLeases !== undefined &&
+    dialect.saveLease !== undefined &&
+    dialect.deleteLease !== undefined &&
+    dialect.lockLease !== undefined
+  ) {
+    const readLeases = dialect.readLeases.bind(dialect);
+    const saveLease = dialect.saveLease.bind(dialect);
+    const deleteLease = dialect.deleteLease.bind(dialect);
+    const lockLease = dialect.lockLease.bind(dialect);
+    const leaseCall = async <T>(
+      tx: Tx,
+      projectionName: string,
+      key: string | null,
+      work: (call: DialectCall) => Promise<T>,
+    ): Promise<T> => {
+      assertOpen();
+      validateProjectionName(projectionName);
+      if (key !== null) validateLeaseKey(key);
+      assertTransaction(tx);
+      try {
+        return await work(callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+    store.readLeases = (tx: Tx, projectionName: string) =>
+      leaseCall(tx, projectionName, null, (call) => readLeases(tx, projectionName, call));
+    store.saveLease = (tx: Tx, projectionName: string, lease: ProjectionLease) =>
+      leaseCall(tx, projectionName, lease?.key, (call) => {
+        validateLease(lease);
+        return saveLease(tx, projectionName, lease, call);
+      });
+    store.deleteLease = (tx: Tx, projectionName: string, key: string) =>
+      leaseCall(tx, projectionName, key, (call) => deleteLease(tx, projectionName, key, call));
+    store.lockLease = (tx: Tx, projectionName: string, key: string) =>
+      leaseCall(tx, projectionName, key, (call) => lockLease(tx, projectionName, key, call));
+  }
+
   Object.defineProperty(store, readProjectionRows, { value: readRows, enumerable: false });
 
   if (extend === undefined) return store as unknown as CompleteEventStore<Tx, Status, E> & Extras;
@@ -863,4 +903,30 @@ export function createEventStore<
     },
   };
   return Object.assign(store, extend(kit)) as unknown as CompleteEventStore<Tx, Status, E> & Extras;
+}
+
+/** Longest lease key: `w:` and a worker id of up to 200 characters. */
+const MAX_LEASE_KEY_LENGTH = 202;
+
+function validateLeaseKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_LEASE_KEY_LENGTH) {
+    throw new InvalidArgumentError(
+      'key',
+      `must be a non-empty string of at most ${MAX_LEASE_KEY_LENGTH} characters`,
+    );
+  }
+  if (key.includes('\u0000')) throw new InvalidArgumentError('key', 'must not contain NUL');
+}
+
+function validateLease(lease: ProjectionLease): void {
+  if (typeof lease !== 'object' || lease === null) {
+    throw new InvalidArgumentError('lease', 'must be { key, owner, epoch, expiresAt }');
+  }
+  if (lease.owner !== null) validateLeaseKey(lease.owner);
+  if (!Number.isSafeInteger(lease.epoch) || lease.epoch < 0) {
+    throw new InvalidArgumentError('lease.epoch', 'must be a non-negative integer');
+  }
+  if (!Number.isSafeInteger(lease.expiresAt) || lease.expiresAt < 0) {
+    throw new InvalidArgumentError('lease.expiresAt', 'must be a non-negative integer');
+  }
 }

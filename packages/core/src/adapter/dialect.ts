@@ -1,6 +1,12 @@
 import type { PreparedAppend } from '../append-input.js';
 import type { PupError } from '../errors.js';
-import type { Checkpoint, LogStatus, StreamRef } from '../types.js';
+import type {
+  Checkpoint,
+  LogStatus,
+  ProjectionLease,
+  ProjectionLeases,
+  StreamRef,
+} from '../types.js';
 
 /**
  * An event row as a dialect read it, with driver values already turned into JavaScript numbers,
@@ -250,6 +256,37 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
     tx: Tx,
     call: DialectCall,
   ): Promise<{ projectionName: string; checkpoint: Checkpoint }[]>;
+
+  /**
+   * Optional, with {@link saveLease}, {@link deleteLease} and {@link lockLease} (all four or
+   * none): the lease table of projection workers (`<checkpoints>_leases` in the SQL adapters).
+   * Every lease row of `projectionName` (in key order, locked until `tx` ends, so that workers
+   * rebalancing at once take turns) and the database's clock in milliseconds since the epoch.
+   * Without them the store has no lease methods and `ProjectionWorker` rejects it.
+   */
+  readLeases?(tx: Tx, projectionName: string, call: DialectCall): Promise<ProjectionLeases>;
+
+  /** Optional: inserts or overwrites the lease row `(projectionName, lease.key)`. */
+  saveLease?(
+    tx: Tx,
+    projectionName: string,
+    lease: ProjectionLease,
+    call: DialectCall,
+  ): Promise<void>;
+
+  /** Optional: deletes the lease row `(projectionName, key)` when it exists. */
+  deleteLease?(tx: Tx, projectionName: string, key: string, call: DialectCall): Promise<void>;
+
+  /**
+   * Optional: the lease row `(projectionName, key)`, or `null`, locked until `tx` ends (a row lock
+   * that `saveLease` of another transaction waits for).
+   */
+  lockLease?(
+    tx: Tx,
+    projectionName: string,
+    key: string,
+    call: DialectCall,
+  ): Promise<ProjectionLease | null>;
 
   /**
    * Optional: {@link getCheckpoint} with `lock` followed by {@link readEvents} after it, in fewer

@@ -120,6 +120,7 @@ export {
   describeProjectionScopeConformance,
   describeProjectionStatusConformance,
   describeProjectionWakeUpConformance,
+  describeProjectionWorkerConformance,
   type ProjectionCrashScenarioOptions,
   type ProjectionCrashScenarioReport,
   type ProjectionCrashWorkerOptions,

@@ -66,6 +66,11 @@ export interface ConformanceCapabilities {
    * @default true
    */
   waitForEvents?: boolean;
+  /**
+   * Whether the store has the lease methods projection workers need (`readLeases`, `saveLease`,
+   * `deleteLease`, `lockLease`). `false` skips the workers group with that reason. @default true
+   */
+  leases?: boolean;
 }
 
 /** How the suite gets stores of the adapter under test. */

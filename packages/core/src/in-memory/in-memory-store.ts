@@ -9,7 +9,14 @@ import { positionCheckpoint, positionCheckpoints } from '../adapter/position-che
 import type { PreparedAppend } from '../append-input.js';
 import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js';
 import type { DomainEvent } from '../typed-events.js';
-import type { Checkpoint, LogStatus, SavedCheckpoint, StreamRef } from '../types.js';
+import type {
+  Checkpoint,
+  LogStatus,
+  ProjectionLease,
+  ProjectionLeases,
+  SavedCheckpoint,
+  StreamRef,
+} from '../types.js';
 
 /**
  * The transaction handle of the in-memory store. Only valid inside the `store.transaction`
@@ -37,6 +44,14 @@ export interface InMemoryEventStore<E extends object = DomainEvent>
   countRows(): InMemoryRowCounts;
   deleteCheckpoint(tx: InMemoryTransaction, projectionName: string): Promise<boolean>;
   listCheckpoints(tx: InMemoryTransaction): Promise<SavedCheckpoint[]>;
+  readLeases(tx: InMemoryTransaction, projectionName: string): Promise<ProjectionLeases>;
+  saveLease(tx: InMemoryTransaction, projectionName: string, lease: ProjectionLease): Promise<void>;
+  deleteLease(tx: InMemoryTransaction, projectionName: string, key: string): Promise<void>;
+  lockLease(
+    tx: InMemoryTransaction,
+    projectionName: string,
+    key: string,
+  ): Promise<ProjectionLease | null>;
 }
 
 /** Options of {@link createInMemoryEventStore}. Table names are validated but otherwise unused. */
@@ -63,6 +78,7 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
   private readonly streams = new Map<string, StoredEventRow[]>();
   private readonly eventIds = new Set<string>();
   private readonly savedCheckpoints = new Map<string, Checkpoint>();
+  private readonly leases = new Map<string, Map<string, ProjectionLease>>();
   private queue: Promise<unknown> = Promise.resolve();
   private nextPosition = 1;
 
@@ -217,6 +233,48 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
       projectionName,
       checkpoint,
     }));
+  }
+
+  // Transactions never overlap here, so reading the leases needs no lock either.
+  async readLeases(_tx: InMemoryTransaction, projectionName: string): Promise<ProjectionLeases> {
+    const rows = this.leases.get(projectionName);
+    const leases = rows === undefined ? [] : [...rows.values()].map((lease) => ({ ...lease }));
+    leases.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { now: Date.now(), leases };
+  }
+
+  async saveLease(tx: InMemoryTransaction, projectionName: string, lease: ProjectionLease) {
+    this.setLease(tx as Transaction, projectionName, lease.key, { ...lease });
+  }
+
+  async deleteLease(tx: InMemoryTransaction, projectionName: string, key: string) {
+    this.setLease(tx as Transaction, projectionName, key, undefined);
+  }
+
+  async lockLease(_tx: InMemoryTransaction, projectionName: string, key: string) {
+    const lease = this.leases.get(projectionName)?.get(key);
+    return lease === undefined ? null : { ...lease };
+  }
+
+  private setLease(
+    tx: Transaction,
+    projectionName: string,
+    key: string,
+    lease: ProjectionLease | undefined,
+  ): void {
+    let rows = this.leases.get(projectionName);
+    if (rows === undefined) {
+      rows = new Map();
+      this.leases.set(projectionName, rows);
+    }
+    const table = rows;
+    const previous = table.get(key);
+    if (lease === undefined) table.delete(key);
+    else table.set(key, lease);
+    tx.undo.push(() => {
+      if (previous === undefined) table.delete(key);
+      else table.set(key, previous);
+    });
   }
 
   async getLogStatus(_tx: InMemoryTransaction, after: number | null): Promise<LogStatus> {

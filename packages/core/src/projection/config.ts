@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { MAX_READ_LIMIT } from '../read-input.js';
 import type { EventStore } from '../types.js';
 import { hashPartitionStrategy, type PartitionStrategy } from './partition.js';
-import type { Projection, ProjectionProcessorConfig } from './types.js';
+import type { Projection, ProjectionErrorPolicy, ProjectionProcessorConfig } from './types.js';
 
 /** {@link ProjectionProcessorConfig} with defaults filled in and every value validated. */
 export interface ResolvedProjectionProcessorConfig {
@@ -153,6 +153,12 @@ export interface ResolvedProjection<Tx> {
   readonly name: string;
   readonly aggregateTypes: ReadonlySet<string> | null;
   readonly boundedContexts: ReadonlySet<string> | null;
+  /** The handler error policy: `maxAttempts` 1 stops at the first failure. */
+  readonly errorPolicy: {
+    readonly maxAttempts: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
 }
 
 /**
@@ -173,7 +179,36 @@ export function resolveProjection<Tx>(projection: Projection<Tx, any>): Resolved
     name: projection.name,
     aggregateTypes: validateScope('projection.aggregateTypes', projection.aggregateTypes),
     boundedContexts: validateScope('projection.boundedContexts', projection.boundedContexts),
+    errorPolicy: resolveErrorPolicy(projection.onError),
   };
+}
+
+function resolveErrorPolicy(policy: ProjectionErrorPolicy | undefined): {
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+} {
+  if (policy === undefined || policy === null) {
+    return { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000 };
+  }
+  if (typeof policy !== 'object' || (policy.policy !== 'stop' && policy.policy !== 'retry')) {
+    throw new InvalidConfigError('projection.onError', "must be { policy: 'stop' | 'retry', … }");
+  }
+  if (policy.policy === 'stop') return { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000 };
+  const maxAttempts = integerIn('projection.onError.maxAttempts', policy.maxAttempts ?? 5, 1, 1000);
+  const initialDelayMs = integerIn(
+    'projection.onError.initialDelayMs',
+    policy.initialDelayMs ?? 100,
+    1,
+    MAX_POLL_INTERVAL_MS,
+  );
+  const maxDelayMs = integerIn(
+    'projection.onError.maxDelayMs',
+    policy.maxDelayMs ?? Math.max(10_000, initialDelayMs),
+    initialDelayMs,
+    MAX_POLL_INTERVAL_MS,
+  );
+  return { maxAttempts, initialDelayMs, maxDelayMs };
 }
 
 function validateProjectionDefinitionName(name: unknown): asserts name is string {

@@ -2,6 +2,7 @@ import {
   InvalidArgumentError,
   InvalidConfigError,
   isTransientError,
+  LeaseLostError,
   OperationAbortedError,
   ProjectionError,
   StoreClosedError,
@@ -155,7 +156,7 @@ export class ProjectionProcessor<Tx = unknown, E extends object = DomainEvent> {
 }
 
 /** State of one `run` call. Kept apart from the processor so the hot loop only touches locals. */
-class ProjectionRun<Tx> {
+export class ProjectionRun<Tx> {
   readonly checkpointName: string;
   private readonly filter: EventFilter | null;
   private readonly fields: Record<string, unknown>;
@@ -170,12 +171,18 @@ class ProjectionRun<Tx> {
   private batchHandled = 0;
   /** The size of the next batch (see {@link adapt}). */
   private limit: number;
+  private readonly fence: ((tx: Tx) => Promise<void>) | undefined;
 
+  /**
+   * @param fence Runs in each batch's transaction before its checkpoint is saved (a worker's
+   * lease check); a {@link LeaseLostError} it throws rolls the batch back and ends the run.
+   */
   constructor(
     private readonly store: EventStore<Tx>,
     private readonly config: ResolvedProjectionProcessorConfig,
     private readonly resolved: ResolvedProjection<Tx>,
     private readonly signal: AbortSignal,
+    options: { fence?: (tx: Tx) => Promise<void>; fields?: Record<string, unknown> } = {},
   ) {
     this.checkpointName = projectionCheckpointName(
       resolved.name,
@@ -184,11 +191,13 @@ class ProjectionRun<Tx> {
     );
     this.limit = config.batchSize;
     this.filter = buildFilter(resolved, config);
+    this.fence = options.fence;
     this.fields = {
       projection: resolved.name,
       checkpointName: this.checkpointName,
       partitionKey: config.partitionKey,
       totalPartitions: config.totalPartitions,
+      ...options.fields,
     };
   }
 
@@ -199,9 +208,11 @@ class ProjectionRun<Tx> {
     // The run's signal gives the batch's transaction up at once, even while it waits for the
     // checkpoint lock or a stalled connection; the batch then rolls back.
     const transactionOptions = { signal };
+    const { errorPolicy } = this.resolved;
     let idleUntil = 0;
     let events = 0;
     let retries = 0;
+    let failures = 0;
     logger?.info('projection started', {
       ...fields,
       batchSize,
@@ -219,7 +230,24 @@ class ProjectionRun<Tx> {
         } catch (error) {
           if (error === STOPPED) break;
           if (signal.aborted && error instanceof OperationAbortedError) break;
+          if (error instanceof LeaseLostError && this.failure === undefined) {
+            logger?.info('projection stopped: lease lost', { ...fields, events });
+            return;
+          }
           if (error !== NOTHING_READ) {
+            if (this.failure !== undefined && failures + 1 < errorPolicy.maxAttempts) {
+              failures += 1;
+              const delayMs = retryDelay(errorPolicy, failures);
+              logger?.warn('projection handler failed; retrying the batch', {
+                ...fields,
+                attempt: failures,
+                maxAttempts: errorPolicy.maxAttempts,
+                delayMs,
+                error: this.failure,
+              });
+              await sleep(delayMs, signal);
+              continue;
+            }
             if (this.failure !== undefined || !isTransientError(error)) {
               throw this.toProjectionError(error);
             }
@@ -239,6 +267,7 @@ class ProjectionRun<Tx> {
           read = 0;
         }
         retries = 0;
+        failures = 0;
         events += read;
         const durationMs = performance.now() - started;
         if (read > 0 && logger !== undefined) {
@@ -347,6 +376,7 @@ class ProjectionRun<Tx> {
     // Aborted during the last handler: it may have stopped half-way.
     if (signal.aborted) throw STOPPED;
     this.batchHandled = handled;
+    if (this.fence !== undefined) await this.fence(tx);
     await store.saveCheckpoint(tx, checkpointName, entries[count - 1]!.checkpoint);
     return count;
   }
@@ -365,7 +395,10 @@ class ProjectionRun<Tx> {
 }
 
 /** Exponential backoff with jitter: about `initial × 2^(n-1)`, capped at `max`. */
-function retryDelay(retry: ResolvedProjectionProcessorConfig['retry'], attempt: number): number {
+function retryDelay(
+  retry: { readonly initialDelayMs: number; readonly maxDelayMs: number },
+  attempt: number,
+): number {
   const exponential = retry.initialDelayMs * 2 ** Math.min(attempt - 1, 30);
   const capped = Math.min(retry.maxDelayMs, exponential);
   return Math.max(1, Math.round(capped * (0.75 + Math.random() * 0.25)));

@@ -35,9 +35,28 @@ export interface Projection<Tx = unknown, E extends object = DomainEvent> {
   readonly aggregateTypes?: readonly string[];
   /** Only events of these bounded contexts reach `handle`; empty or absent = all. */
   readonly boundedContexts?: readonly string[];
+  /**
+   * What happens when `handle` throws (or an event cannot be decoded): `stop` the run with a
+   * `ProjectionError` (the batch rolled back), or `retry` the batch after a backoff, up to
+   * `maxAttempts` attempts in a row, then stop. @default { policy: 'stop' }
+   */
+  readonly onError?: ProjectionErrorPolicy;
   /** Handles one event inside the batch's transaction. Throwing rolls the batch back. */
   handle(event: PersistedEventOf<E>, context: ProjectionContext<Tx>): Promise<void> | void;
 }
+
+/** See {@link Projection.onError}. */
+export type ProjectionErrorPolicy =
+  | { readonly policy: 'stop' }
+  | {
+      readonly policy: 'retry';
+      /** Attempts of the failing batch in a row, the first included, before stopping. @default 5 */
+      readonly maxAttempts?: number;
+      /** Delay before the first retry, in milliseconds; it doubles after each. @default 100 */
+      readonly initialDelayMs?: number;
+      /** Longest delay between two attempts, in milliseconds. @default 10000 */
+      readonly maxDelayMs?: number;
+    };
 
 /** Configuration of a {@link ProjectionProcessor}. */
 export interface ProjectionProcessorConfig {

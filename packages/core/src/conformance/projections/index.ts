@@ -6,6 +6,7 @@ import { describeProjectionProcessingConformance } from './processing.js';
 import { describeProjectionScopeConformance } from './scope.js';
 import { describeProjectionStatusConformance } from './status.js';
 import { describeProjectionWakeUpConformance } from './wake-up.js';
+import { describeProjectionWorkerConformance } from './workers.js';
 
 export {
   CRASH_WORKER_ENV,
@@ -26,6 +27,7 @@ export {
   describeProjectionScopeConformance,
   describeProjectionStatusConformance,
   describeProjectionWakeUpConformance,
+  describeProjectionWorkerConformance,
 };
 
 /**
@@ -48,5 +50,6 @@ export function describeProjectionConformance(
   describeProjectionFailureConformance(testApi, harness);
   describeProjectionStatusConformance(testApi, harness);
   describeProjectionWakeUpConformance(testApi, harness);
+  describeProjectionWorkerConformance(testApi, harness);
   describeProjectionCrashConformance(testApi, harness);
 }

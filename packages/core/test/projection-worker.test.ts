@@ -1,0 +1,227 @@
+// Projection workers on the in-memory store: leases, rebalancing, takeover after the TTL,
+// fencing, and what a store without lease methods gets.
+import { describe, expect, it } from 'vitest';
+import {
+  createInMemoryEventStore,
+  type EventStore,
+  ExpectedVersion,
+  type InMemoryTransaction,
+  InvalidArgumentError,
+  InvalidConfigError,
+  LeaseLostError,
+  type Logger,
+  type PersistedEvent,
+  ProjectionWorker,
+  waitForProjection,
+} from '../src/index.js';
+
+const streamOf = (id: string) => ({
+  boundedContext: 'ctx',
+  aggregateType: 'Thing',
+  aggregateId: id,
+});
+
+async function seed(store: EventStore<InMemoryTransaction>, streams: number) {
+  let last = null as Awaited<ReturnType<typeof store.appendToStream>> | null;
+  for (let i = 0; i < streams; i++) {
+    last = await store.appendToStream(ExpectedVersion.any(), [
+      { ...streamOf(`t-${i}`), eventType: 'Happened', payload: { i } },
+      { ...streamOf(`t-${i}`), eventType: 'Happened', payload: { i, again: true } },
+    ]);
+  }
+  return last!;
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const config = (workerId: string) => ({
+  segments: 4,
+  leaseTtlMs: 300,
+  heartbeatMs: 30,
+  workerId,
+  pollIntervalMs: 10,
+});
+
+describe('ProjectionWorker', () => {
+  it('validates its configuration and the store', () => {
+    const store = createInMemoryEventStore();
+    expect(() => new ProjectionWorker(store, { segments: 0 })).toThrow(InvalidConfigError);
+    expect(() => new ProjectionWorker(store, { leaseTtlMs: 100, heartbeatMs: 100 })).toThrow(
+      InvalidConfigError,
+    );
+    expect(() => new ProjectionWorker(store, { workerId: '' })).toThrow(InvalidConfigError);
+    const worker = new ProjectionWorker(store);
+    expect(worker.segments).toBe(8);
+    expect(worker.leaseTtlMs).toBe(10_000);
+    expect(worker.heartbeatMs).toBe(3333);
+    const { readLeases: _r, ...withoutLeases } = store;
+    expect(() => new ProjectionWorker(withoutLeases as EventStore<InMemoryTransaction>)).toThrow(
+      InvalidConfigError,
+    );
+  });
+
+  it('store lease methods validate their input', async () => {
+    const store = createInMemoryEventStore();
+    await expect(
+      store.transaction((tx) =>
+        store.saveLease(tx, 'p', { key: '', owner: null, epoch: 0, expiresAt: 0 }),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      store.transaction((tx) =>
+        store.saveLease(tx, 'p', { key: 's0', owner: 'w', epoch: -1, expiresAt: 0 }),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await store.transaction((tx) =>
+      store.saveLease(tx, 'p', { key: 's0', owner: 'w', epoch: 3, expiresAt: 42 }),
+    );
+    const { leases } = await store.transaction((tx) => store.readLeases(tx, 'p'));
+    expect(leases).toEqual([{ key: 's0', owner: 'w', epoch: 3, expiresAt: 42 }]);
+    // A rolled-back transaction leaves the lease as it was.
+    await expect(
+      store.transaction(async (tx) => {
+        await store.deleteLease(tx, 'p', 's0');
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await store.transaction((tx) => store.lockLease(tx, 'p', 's0'))).toEqual(leases[0]);
+  });
+
+  it('rebalances 1 → 2 → 1 workers and applies every event once', async () => {
+    const store = createInMemoryEventStore();
+    const applied = new Map<string, number>();
+    const projection = {
+      name: 'counts',
+      handle(event: PersistedEvent) {
+        applied.set(event.eventId, (applied.get(event.eventId) ?? 0) + 1);
+      },
+    };
+    const a = new ProjectionWorker(store, config('a'));
+    const b = new ProjectionWorker(store, config('b'));
+    const stopA = new AbortController();
+    const stopB = new AbortController();
+    const runA = a.run(projection, { signal: stopA.signal });
+    await until(() => a.ownedSegments().length === 4);
+    await seed(store, 10);
+    const runB = b.run(projection, { signal: stopB.signal });
+    await until(() => a.ownedSegments().length === 2 && b.ownedSegments().length === 2);
+    expect([...a.ownedSegments(), ...b.ownedSegments()].sort()).toEqual([0, 1, 2, 3]);
+    const last = await seed(store, 10);
+    await waitForProjection(store, projection, last, { timeoutMs: 5000 });
+    stopB.abort();
+    await runB;
+    await until(() => a.ownedSegments().length === 4);
+    const final = await seed(store, 5);
+    await waitForProjection(store, projection, final, { timeoutMs: 5000 });
+    stopA.abort();
+    await runA;
+    expect(applied.size).toBe(50);
+    expect([...applied.values()].every((n) => n === 1)).toBe(true);
+    // A stopped worker releases its leases and its presence.
+    const { leases } = await store.transaction((tx) => store.readLeases(tx, 'counts'));
+    expect(leases.filter((l) => l.owner !== null)).toEqual([]);
+  });
+
+  it("takes a dead worker's segments over only after their TTL", async () => {
+    const store = createInMemoryEventStore();
+    const last = await seed(store, 6);
+    const expiresAt = Date.now() + 250;
+    await store.transaction(async (tx) => {
+      for (let k = 0; k < 4; k++) {
+        await store.saveLease(tx, 'p', { key: `s${k}`, owner: 'dead', epoch: 5, expiresAt });
+      }
+    });
+    const worker = new ProjectionWorker(store, config('alive'));
+    const stop = new AbortController();
+    const run = worker.run({ name: 'p', handle() {} }, { signal: stop.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(worker.ownedSegments()).toEqual([]);
+    await until(() => worker.ownedSegments().length === 4);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+    await waitForProjection(store, 'p', last, { timeoutMs: 5000 });
+    const { leases } = await store.transaction((tx) => store.readLeases(tx, 'p'));
+    expect(leases.filter((l) => l.key.startsWith('s')).map((l) => l.epoch)).toEqual([6, 6, 6, 6]);
+    stop.abort();
+    await run;
+  });
+
+  it("refuses a stale worker's commit and applies the event once", async () => {
+    const store = createInMemoryEventStore();
+    await seed(store, 1);
+    let stolen = false;
+    // Seen by the worker: from the first handler call on, someone else holds the lease once.
+    const fenced: EventStore<InMemoryTransaction> = Object.create(store);
+    fenced.lockLease = async (tx, name, key) => {
+      const lease = await store.lockLease(tx, name, key);
+      if (!stolen || lease === null) return lease;
+      stolen = false;
+      return { ...lease, owner: 'successor', epoch: lease.epoch + 1 };
+    };
+    const logs: string[] = [];
+    const logger: Logger = {
+      debug() {},
+      info: (message) => logs.push(message),
+      warn() {},
+      error() {},
+    };
+    let calls = 0;
+    const committed: string[] = [];
+    const projection = {
+      name: 'fenced',
+      async handle(event: PersistedEvent, { tx }: { tx: InMemoryTransaction }) {
+        calls += 1;
+        if (calls === 1) stolen = true;
+        // A read model in the same transaction: the checkpoints table.
+        await store.saveCheckpoint(tx, `rm:${event.eventId}`, event.checkpoint);
+        committed.push(event.eventId);
+      },
+    };
+    const worker = new ProjectionWorker(fenced, { ...config('w'), segments: 1, logger });
+    const stop = new AbortController();
+    const run = worker.run(projection, { signal: stop.signal });
+    await until(() => logs.includes('projection stopped: lease lost'));
+    await until(() => calls >= 4);
+    const log = await store.transaction((tx) => store.readEvents(tx, { limit: 10 }));
+    await waitForProjection(store, 'fenced', log.at(-1)!.checkpoint, { timeoutMs: 5000 });
+    stop.abort();
+    await run;
+    expect(calls).toBe(4);
+    const saved = await store.transaction((tx) => store.listCheckpoints(tx));
+    expect(saved.filter((c) => c.projectionName.startsWith('rm:')).length).toBe(2);
+    expect(new LeaseLostError('p', 3).code).toBe('LEASE_LOST');
+  });
+
+  it('waitForProjection waits for every segment, honours its signal, and checks input', async () => {
+    const store = createInMemoryEventStore();
+    const last = await seed(store, 2);
+    await store.transaction(async (tx) => {
+      for (let k = 0; k < 2; k++) {
+        await store.saveLease(tx, 'two', { key: `s${k}`, owner: null, epoch: 1, expiresAt: 0 });
+      }
+      await store.saveCheckpoint(tx, 'two_p0', last.events.at(-1)!.checkpoint);
+    });
+    const controller = new AbortController();
+    const waiting = waitForProjection(store, 'two', last, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await expect(waiting).rejects.toMatchObject({ code: 'ABORTED', timedOut: false });
+    await store.transaction((tx) => store.saveCheckpoint(tx, 'two_p1', last.events[0]!.checkpoint));
+    await expect(waitForProjection(store, 'two', last, { timeoutMs: 60 })).rejects.toMatchObject({
+      code: 'ABORTED',
+      timedOut: true,
+    });
+    await store.transaction((tx) =>
+      store.saveCheckpoint(tx, 'two_p1', last.events.at(-1)!.checkpoint),
+    );
+    await waitForProjection(store, 'two', last, { timeoutMs: 1000 });
+    await expect(waitForProjection(store, '', last)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(waitForProjection(store, 'two', 42 as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
