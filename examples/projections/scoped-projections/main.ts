@@ -2,24 +2,34 @@
 // scope never reach `handle`, yet they still advance the checkpoint: every projection ends at
 // the head of the log.
 import {
+  type DomainEvent,
   type EventStore,
   ExpectedVersion,
   getProjectionStatus,
+  type NewEventOf,
   type Projection,
   ProjectionProcessor,
   runProjections,
 } from '@pup/core';
 import { openExampleDatabase } from '../shared/database.js';
-import { check, runUntilCaughtUp, seedOrders } from '../shared/shop.js';
+import { check, runUntilCaughtUp, type ShopEvent, seedOrders } from '../shared/shop.js';
 
-async function seedSupportAndBilling(store: EventStore<any>, count: number) {
+/** This example's log holds three bounded contexts: sales (the shop), support and billing. */
+type SupportEvent =
+  | DomainEvent<'TicketOpened', { subject: string }>
+  | DomainEvent<'TicketClosed', Record<string, never>>;
+type BillingEvent = DomainEvent<'InvoiceIssued', { amount: number }>;
+type CompanyEvent = ShopEvent | SupportEvent | BillingEvent;
+
+async function seedSupportAndBilling(store: EventStore<any, CompanyEvent>, count: number) {
   await store.transaction(async (tx) => {
     for (let i = 1; i <= count; i++) {
       const ticket = { boundedContext: 'support', aggregateType: 'Ticket', aggregateId: `t-${i}` };
-      await store.append(tx, ExpectedVersion.noStream(), [
+      const events: NewEventOf<SupportEvent>[] = [
         { ...ticket, eventType: 'TicketOpened', payload: { subject: `question ${i}` } },
-        ...(i % 3 === 0 ? [{ ...ticket, eventType: 'TicketClosed', payload: {} }] : []),
-      ]);
+      ];
+      if (i % 3 === 0) events.push({ ...ticket, eventType: 'TicketClosed', payload: {} });
+      await store.append(tx, ExpectedVersion.noStream(), events);
       const invoice = {
         boundedContext: 'billing',
         aggregateType: 'Invoice',
@@ -54,7 +64,7 @@ function counting(
   };
 }
 
-const db = await openExampleDatabase('scoped-projections', { reset: true });
+const db = await openExampleDatabase<CompanyEvent>('scoped-projections', { reset: true });
 try {
   const orders = await seedOrders(db.store, 100);
   await seedSupportAndBilling(db.store, 60);

@@ -8,6 +8,7 @@ import { createSqliteEventStore } from '@pup/sqlite';
 import Database from 'better-sqlite3';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import pg from 'pg';
+import type { ShopEvent } from './shop.js';
 
 /** The databases the examples run on. */
 export type DatabaseKind = 'sqlite' | 'postgres' | 'mysql';
@@ -27,14 +28,16 @@ export type Total = number | string;
  * `postgres://` or `mysql://` URL. Each example gets its own SQLite file, PostgreSQL schema or
  * MySQL database, all named after the example and recreated by {@link openExampleDatabase} with
  * `reset: true`.
+ *
+ * `E` describes the store's events (the shop's by default), so projections get typed events.
  */
-export interface ExampleDatabase {
+export interface ExampleDatabase<E extends object = ShopEvent> {
   kind: DatabaseKind;
   /**
    * The event store. Its `Tx` is a better-sqlite3 `Database`, a pg `PoolClient` or a mysql2
    * `PoolConnection`.
    */
-  store: EventStore<any>;
+  store: EventStore<any, E>;
   /** Qualifies a read-model table name (`pup_example_x.table` on PostgreSQL and MySQL). */
   table(name: string): string;
   /** Runs one schema statement (no parameters) outside any transaction. */
@@ -79,25 +82,29 @@ export function databaseKindOf(url: string): DatabaseKind {
  * Opens the example's database. With `reset`, starts from nothing: the SQLite file is deleted, or
  * the PostgreSQL schema or MySQL database dropped and recreated. Then migrates the event store.
  */
-export async function openExampleDatabase(
+export async function openExampleDatabase<E extends object = ShopEvent>(
   example: string,
   { reset = false, logger }: { reset?: boolean; logger?: Logger } = {},
-): Promise<ExampleDatabase> {
+): Promise<ExampleDatabase<E>> {
   const url = process.env.DATABASE_URL;
-  if (!url) return openSqlite(sqliteFile(example), reset, logger);
+  if (!url) return openSqlite<E>(sqliteFile(example), reset, logger);
   const namespace = `pup_example_${example.replaceAll('-', '_')}`;
   identifier(namespace);
-  if (databaseKindOf(url) === 'postgres') return openPostgres(url, namespace, reset, logger);
-  return openMysql(url, namespace, reset, logger);
+  if (databaseKindOf(url) === 'postgres') return openPostgres<E>(url, namespace, reset, logger);
+  return openMysql<E>(url, namespace, reset, logger);
 }
 
-async function openSqlite(file: string, reset: boolean, logger?: Logger): Promise<ExampleDatabase> {
+async function openSqlite<E extends object>(
+  file: string,
+  reset: boolean,
+  logger?: Logger,
+): Promise<ExampleDatabase<E>> {
   if (reset) {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
   }
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  const store = createSqliteEventStore(db, { logger });
+  const store = createSqliteEventStore<E>(db, { logger });
   await store.migrate();
   const connection = (tx: unknown) => (tx ?? db) as Database.Database;
   const exec = async (tx: unknown, sql: string, params: Params = []) => {
@@ -129,18 +136,18 @@ async function openSqlite(file: string, reset: boolean, logger?: Logger): Promis
   };
 }
 
-async function openPostgres(
+async function openPostgres<E extends object>(
   url: string,
   schema: string,
   reset: boolean,
   logger?: Logger,
-): Promise<ExampleDatabase> {
+): Promise<ExampleDatabase<E>> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   if (reset) {
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pool.query(`CREATE SCHEMA ${schema}`);
   }
-  const store = createPgEventStore(pool, storeOptions(schema, logger));
+  const store = createPgEventStore<E, pg.Pool>(pool, storeOptions(schema, logger));
   await store.migrate();
   const client = (tx: unknown) => (tx ?? pool) as pg.Pool | pg.PoolClient;
   const exec = async (tx: unknown, sql: string, params: Params = []) => {
@@ -166,18 +173,18 @@ async function openPostgres(
   };
 }
 
-async function openMysql(
+async function openMysql<E extends object>(
   url: string,
   database: string,
   reset: boolean,
   logger?: Logger,
-): Promise<ExampleDatabase> {
+): Promise<ExampleDatabase<E>> {
   const pool = mysql.createPool({ uri: url, connectionLimit: 10 });
   if (reset) {
     await pool.query(`DROP DATABASE IF EXISTS ${database}`);
     await pool.query(`CREATE DATABASE ${database}`);
   }
-  const store = createMysqlEventStore(pool, storeOptions(database, logger));
+  const store = createMysqlEventStore<E>(pool, storeOptions(database, logger));
   await store.migrate();
   // `tx` is the mysql2 PoolConnection of the store's transaction.
   const connection = (tx: unknown) => (tx ?? pool) as Pool | PoolConnection;

@@ -1,11 +1,6 @@
-import type { PersistedEvent, Projection } from '@pup/core';
+import type { Projection } from '@pup/core';
 import type { ExampleDatabase, Total } from './database.js';
-import { check, type ShopFacts } from './shop.js';
-
-interface OrderPlaced {
-  customer: string;
-  amount: number;
-}
+import { check, type ShopEvent, type ShopFacts } from './shop.js';
 
 /**
  * `customer_revenue`: orders and revenue per customer, one row per customer, updated in the
@@ -23,14 +18,15 @@ export async function createCustomerRevenue(db: ExampleDatabase): Promise<void> 
 export function customerRevenueProjection(
   db: ExampleDatabase,
   name = 'customer-revenue',
-): Projection {
+): Projection<unknown, ShopEvent> {
   const table = db.table('customer_revenue');
   return {
     name,
     aggregateTypes: ['Order'],
-    async handle(event: PersistedEvent, { tx }) {
+    async handle(event, { tx }) {
       if (event.eventType !== 'OrderPlaced') return;
-      const { customer, amount } = event.payload as OrderPlaced;
+      // Narrowed by the check above: { customer: string; amount: number }.
+      const { customer, amount } = event.payload;
       await db.increment(tx, table, { customer }, { orders: 1, revenue: amount });
     },
   };
@@ -76,14 +72,14 @@ export async function createOrderLedger(db: ExampleDatabase): Promise<void> {
 export function orderLedgerProjection(
   db: ExampleDatabase,
   { name = 'order-ledger', worker = null }: { name?: string; worker?: string | null } = {},
-): Projection {
+): Projection<unknown, ShopEvent> {
   const table = db.table('order_ledger');
   return {
     name,
     aggregateTypes: ['Order'],
     async handle(event, { tx }) {
       if (event.eventType === 'OrderPlaced') {
-        const { customer, amount } = event.payload as OrderPlaced;
+        const { customer, amount } = event.payload;
         await db.exec(
           tx,
           `INSERT INTO ${table} (order_id, customer, amount, worker) VALUES ($1, $2, $3, $4)`,

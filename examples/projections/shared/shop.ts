@@ -1,4 +1,15 @@
-import { type EventStore, ExpectedVersion, getProjectionStatus, type NewEvent } from '@pup/core';
+import {
+  type DomainEvent,
+  type EventStore,
+  ExpectedVersion,
+  getProjectionStatus,
+  type NewEventOf,
+} from '@pup/core';
+
+/** The events of the shop's `sales` context: each event type with its payload. */
+export type ShopEvent =
+  | DomainEvent<'OrderPlaced', { customer: string; amount: number }>
+  | DomainEvent<'OrderShipped', Record<string, never>>;
 
 /** What the seeded shop log contains, to check a read model against. */
 export interface ShopFacts {
@@ -35,7 +46,7 @@ export async function seedOrders(
           aggregateType: 'Order',
           aggregateId: `order-${n}`,
         };
-        const events: NewEvent[] = [
+        const events: NewEventOf<ShopEvent>[] = [
           { ...order, eventType: 'OrderPlaced', payload: { customer, amount } },
         ];
         if (n % 2 === 0) {

@@ -1,4 +1,9 @@
-import { DatabaseError, InvalidConfigError } from '@pup/core';
+import {
+  DatabaseError,
+  type DomainEvent,
+  type EventStoreOptions,
+  InvalidConfigError,
+} from '@pup/core';
 import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
 import {
   DATABASE,
@@ -361,7 +366,11 @@ function isDatabaseError(error: unknown): boolean {
  * run your own SQL on it in the same transaction as an append. The store never ends the pool.
  *
  * @param pool A `pg.Pool` (or anything with its `connect` and `query`).
- * @param options Table names, serializer, logger, notifications.
+ * @param options Table names, serializer, logger, notifications, event rules.
+ * @typeParam E The store's events (see `DomainEvent` in `@pup/core`): `append` then accepts only
+ * known `eventType`/`payload` pairs and reads narrow `payload` by `eventType`. Given explicitly,
+ * `Pool` falls back to the structural `PgPool`; name it too to keep `pg.PoolClient` as the
+ * transaction type: `createPgEventStore<BankEvent, pg.Pool>(pool)`.
  * @throws {InvalidConfigError} on invalid options, before any SQL runs.
  *
  * @example
@@ -380,10 +389,13 @@ function isDatabaseError(error: unknown): boolean {
  *   await tx.query('UPDATE invoice_counter SET n = n + 1');
  * });
  */
-export function createPgEventStore<Pool extends PgPool<any>>(
+export function createPgEventStore<
+  E extends object = DomainEvent,
+  Pool extends PgPool<any> = PgPool,
+>(
   pool: Pool,
-  options?: PostgresEventStoreOptions,
-): PostgresEventStore<PgClientOf<Pool>> {
+  options?: PostgresEventStoreOptions & EventStoreOptions<E>,
+): PostgresEventStore<PgClientOf<Pool>, E> {
   const resolved = resolvePostgresOptions(options);
   if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function') {
     throw new InvalidConfigError('pool', 'must be a pg Pool');
@@ -392,5 +404,5 @@ export function createPgEventStore<Pool extends PgPool<any>>(
     new PgDriver(pool as PgPool),
     pool,
     resolved,
-  ) as PostgresEventStore<PgClientOf<Pool>>;
+  ) as PostgresEventStore<PgClientOf<Pool>, E>;
 }

@@ -1,4 +1,9 @@
-import { ConnectionLostError, InvalidConfigError } from '@pup/core';
+import {
+  ConnectionLostError,
+  type DomainEvent,
+  type EventStoreOptions,
+  InvalidConfigError,
+} from '@pup/core';
 import type { CommitListener, CommitListenerHandlers } from '@pup/core/adapter';
 import type {
   DatabaseErrorInfo,
@@ -299,7 +304,11 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
  * as an append. The store never ends the instance.
  *
  * @param sql A `postgres()` instance.
- * @param options Table names, serializer, logger, notifications.
+ * @param options Table names, serializer, logger, notifications, event rules.
+ * @typeParam E The store's events (see `DomainEvent` in `@pup/core`): `append` then accepts only
+ * known `eventType`/`payload` pairs and reads narrow `payload` by `eventType`. Given explicitly,
+ * `Sql` falls back to the structural `PostgresJsSql`; name it too to keep postgres.js'
+ * `TransactionSql` type: `createPostgresJsEventStore<BankEvent, typeof sql>(sql)`.
  * @throws {InvalidConfigError} on invalid options, before any SQL runs.
  *
  * @example
@@ -318,10 +327,13 @@ class PostgresJsDriver<Tx extends PostgresJsTransactionSql> implements PostgresD
  *   await tx`UPDATE invoice_counter SET n = n + 1`;
  * });
  */
-export function createPostgresJsEventStore<Sql extends PostgresJsSql>(
+export function createPostgresJsEventStore<
+  E extends object = DomainEvent,
+  Sql extends PostgresJsSql = PostgresJsSql,
+>(
   sql: Sql,
-  options?: PostgresEventStoreOptions,
-): PostgresEventStore<PostgresJsTxOf<Sql>> {
+  options?: PostgresEventStoreOptions & EventStoreOptions<E>,
+): PostgresEventStore<PostgresJsTxOf<Sql>, E> {
   const resolved = resolvePostgresOptions(options);
   if (typeof sql !== 'function' && (typeof sql !== 'object' || sql === null)) {
     throw new InvalidConfigError('sql', 'must be a postgres.js instance');
@@ -333,5 +345,5 @@ export function createPostgresJsEventStore<Sql extends PostgresJsSql>(
     new PostgresJsDriver<PostgresJsTxOf<Sql> & PostgresJsTransactionSql>(sql),
     sql,
     resolved,
-  ) as PostgresEventStore<PostgresJsTxOf<Sql>>;
+  ) as PostgresEventStore<PostgresJsTxOf<Sql>, E>;
 }

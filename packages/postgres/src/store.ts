@@ -1,4 +1,9 @@
-import type { CompleteEventStore, TableNames, WaitForEventsOptions } from '@pup/core';
+import type {
+  CompleteEventStore,
+  DomainEvent,
+  TableNames,
+  WaitForEventsOptions,
+} from '@pup/core';
 import { createEventStore } from '@pup/core/adapter';
 import { PostgresDialect } from './dialect.js';
 import type { PostgresDriver } from './driver.js';
@@ -6,7 +11,8 @@ import type { ResolvedPostgresOptions } from './options.js';
 import type { PostgresLogStatus, RunningTransaction } from './status.js';
 
 /**
- * A pup event store on PostgreSQL; `Tx` is the driver's own transaction handle.
+ * A pup event store on PostgreSQL; `Tx` is the driver's own transaction handle, `E` the store's
+ * events (see `DomainEvent` in `@pup/core`).
  *
  * A `transaction()` called inside the callback of another one on the same pool (this store's or
  * another store's) runs as a savepoint of the outer transaction, on its connection: its throw
@@ -15,7 +21,8 @@ import type { PostgresLogStatus, RunningTransaction } from './status.js';
  * `StoreClosedError`. Driver errors reach the caller as `DatabaseError` with the driver's error as
  * `cause`.
  */
-export interface PostgresEventStore<Tx> extends CompleteEventStore<Tx, PostgresLogStatus> {
+export interface PostgresEventStore<Tx, E extends object = DomainEvent>
+  extends CompleteEventStore<Tx, PostgresLogStatus, E> {
   /** The table names the store uses (checked when it was created). */
   readonly tables: Readonly<TableNames>;
   /**
