@@ -1,9 +1,4 @@
-import type {
-  CompleteEventStore,
-  DomainEvent,
-  TableNames,
-  WaitForEventsOptions,
-} from '@pup/core';
+import type { CompleteEventStore, DomainEvent, TableNames, WaitForEventsOptions } from '@pup/core';
 import { createEventStore } from '@pup/core/adapter';
 import { PostgresDialect } from './dialect.js';
 import type { PostgresDriver } from './driver.js';
