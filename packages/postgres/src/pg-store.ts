@@ -105,6 +105,9 @@ interface ListenConnection {
   done(error?: Error): void;
 }
 
+/** How long a given-up transaction tries to cancel its statement before it just closes. */
+const CANCEL_TIMEOUT_MS = 1_000;
+
 /** SQLSTATE of a statement sent to a transaction that a failed statement has aborted. */
 const IN_FAILED_TRANSACTION = '25P02';
 
@@ -166,11 +169,19 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       client.removeListener('error', onError);
       client.release(broken);
     };
-    // Given up by the caller: `pg` cannot cancel a statement, so the connection is closed. The
-    // transaction can then never commit, and the pool gets a new connection in its place.
+    // Given up by the caller: the statement still running (a wait for a lock, such as another
+    // worker's checkpoint lock) is cancelled from a connection of its own, then the connection is
+    // closed. The transaction can never commit, and the pool gets a new connection in its place.
+    let cancelling: Promise<void> | undefined;
     const giveUp = (): void => {
       broken ??= new Error('the transaction was given up');
-      release();
+      const { processID } = client as { processID?: unknown };
+      if (typeof processID !== 'number') {
+        release();
+        return;
+      }
+      // The client stays checked out until the cancel is done, so it can only hit this backend.
+      cancelling = this.cancelBackend(processID).finally(release);
     };
     client.on('error', onError);
     signal?.addEventListener('abort', giveUp, { once: true });
@@ -217,7 +228,32 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
       return result;
     } finally {
       signal?.removeEventListener('abort', giveUp);
+      if (cancelling !== undefined) await cancelling;
       release();
+    }
+  }
+
+  /**
+   * Cancels the statement backend `processID` runs, from a connection outside the pool (see
+   * {@link listenConnection}); gives up after {@link CANCEL_TIMEOUT_MS}. Never throws.
+   */
+  private async cancelBackend(processID: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CANCEL_TIMEOUT_MS);
+    });
+    const cancel = (async () => {
+      const { client, done } = await this.listenConnection();
+      try {
+        await client.query({ text: 'SELECT pg_cancel_backend($1)', values: [processID] });
+      } finally {
+        done();
+      }
+    })().catch(() => undefined);
+    try {
+      await Promise.race([cancel, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -251,10 +287,10 @@ class PgDriver<Client extends PgPoolClient> implements PostgresDriver<Client> {
   }
 
   /**
-   * The connection LISTEN runs on. A `pg.Pool` says how it makes its clients (its `Client` class
-   * and `options`), so the listener gets a connection of its own, outside the pool: it never takes
-   * a connection that transactions wait for (a pool of one keeps working). Anything else that
-   * only has `connect()` lends one of its clients.
+   * The connection LISTEN (and the cancel of a given-up statement) runs on. A `pg.Pool` says how
+   * it makes its clients (its `Client` class and `options`), so the listener gets a connection of
+   * its own, outside the pool: it never takes a connection that transactions wait for (a pool of
+   * one keeps working). Anything else that only has `connect()` lends one of its clients.
    */
   private async listenConnection(): Promise<ListenConnection> {
     const { Client, options } = this.pool as { Client?: unknown; options?: unknown };

@@ -380,10 +380,8 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
       const stoppedMs = performance.now() - started;
       expect(stoppedMs).toBeLessThan(500);
       expect(handled).toEqual([]);
-      // postgres.js cancels the given-up statement: no backend of the store waits any more. `pg`
-      // cannot cancel; it closes the connection, whose backend waits on until the holder ends
-      // and can never commit (a known limit, see docs/design.md).
-      if (driver.name === 'postgres.js') await waitForLockWait(tag, false);
+      // The given-up statement is cancelled: no backend of the store waits any more.
+      await waitForLockWait(tag, false);
       release();
       await holder;
       expect(await store.transaction((tx) => store.getCheckpoint(tx, name))).toBeNull();
