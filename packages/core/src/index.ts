@@ -116,6 +116,7 @@ export type {
   AppendResult,
   AppendToStreamOptions,
   Checkpoint,
+  DeadLetter,
   EventStore,
   GetCheckpointOptions,
   LogStatus,

@@ -203,6 +203,23 @@ export interface ProjectionLeases {
   leases: ProjectionLease[];
 }
 
+/**
+ * An event a projection could not handle and set aside under its `deadLetter` policy (see
+ * `Projection.onError`), as {@link EventStore.listDeadLetters} returns it.
+ */
+export interface DeadLetter {
+  /** The projection's name (not a segment's or partition's checkpoint name). */
+  projectionName: string;
+  /** The event's global position. */
+  globalPosition: number;
+  /** The event's checkpoint. */
+  checkpoint: Checkpoint;
+  /** The handler's error message (or why the event could not be decoded). */
+  error: string;
+  /** When it was set aside, in milliseconds since the epoch. */
+  failedAt: number;
+}
+
 /** Names of the three tables; each may be schema-qualified (`schema.table`). */
 export interface TableNames {
   /** @default 'events' */
@@ -296,6 +313,13 @@ export interface EventStore<Tx = unknown, E extends object = DomainEvent> {
   deleteCheckpoint?(tx: Tx, projectionName: string): Promise<boolean>;
   /** Optional: every saved checkpoint, by projection name. `resetProjection` uses it. */
   listCheckpoints?(tx: Tx): Promise<SavedCheckpoint[]>;
+  /**
+   * Optional (with {@link listDeadLetters}): records an event a projection set aside under its
+   * `deadLetter` policy, in the batch's transaction (overwrites the same projection and position).
+   */
+  saveDeadLetter?(tx: Tx, deadLetter: DeadLetter): Promise<void>;
+  /** Optional: the dead letters of a projection, by global position. */
+  listDeadLetters?(tx: Tx, projectionName: string): Promise<DeadLetter[]>;
   /**
    * Optional (with {@link saveLease}, {@link deleteLease} and {@link lockLease}: the lease
    * capability `ProjectionWorker` needs): every lease row of a projection and the database's

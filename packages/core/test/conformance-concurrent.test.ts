@@ -22,6 +22,11 @@ describeEventStoreConformance(
         cleanup: () => store.close(),
       };
     },
-    capabilities: { concurrentTransactions: true, waitForEvents: true, leases: false },
+    capabilities: {
+      concurrentTransactions: true,
+      waitForEvents: true,
+      leases: false,
+      deadLetters: false,
+    },
   },
 );

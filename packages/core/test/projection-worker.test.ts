@@ -11,6 +11,7 @@ import {
   LeaseLostError,
   type Logger,
   type PersistedEvent,
+  ProjectionProcessor,
   ProjectionWorker,
   waitForProjection,
 } from '../src/index.js';
@@ -195,6 +196,64 @@ describe('ProjectionWorker', () => {
     const saved = await store.transaction((tx) => store.listCheckpoints(tx));
     expect(saved.filter((c) => c.projectionName.startsWith('rm:')).length).toBe(2);
     expect(new LeaseLostError('p', 3).code).toBe('LEASE_LOST');
+  });
+
+  it('onError is validated; deadLetter needs a store that records dead letters', async () => {
+    const store = createInMemoryEventStore();
+    const processor = new ProjectionProcessor(store);
+    const handle = () => {};
+    await expect(
+      processor.run({ name: 'p', handle, onError: { policy: 'skip' } as never }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(
+      processor.run({ name: 'p', handle, onError: { policy: 'retry', maxAttempts: 0 } }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+    const { saveDeadLetter: _s, ...withoutDeadLetters } = store;
+    await expect(
+      new ProjectionProcessor(withoutDeadLetters as EventStore<InMemoryTransaction>).run({
+        name: 'p',
+        handle,
+        onError: { policy: 'deadLetter' },
+      }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+    await expect(
+      store.transaction((tx) =>
+        store.saveDeadLetter(tx, {
+          projectionName: 'p',
+          globalPosition: 0,
+          checkpoint: 'x',
+          error: '',
+          failedAt: 0,
+        }),
+      ),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('a dead letter keeps a bounded, well-formed error text', async () => {
+    const store = createInMemoryEventStore();
+    const last = await seed(store, 1);
+    const processor = new ProjectionProcessor(store, { pollIntervalMs: 5 });
+    const controller = new AbortController();
+    const run = processor.run(
+      {
+        name: 'dl',
+        onError: { policy: 'deadLetter' },
+        handle(event) {
+          if (event.eventId === last.events[0]!.eventId) {
+            throw new Error(`bad\u0000${'x'.repeat(5000)}`);
+          }
+        },
+      },
+      { signal: controller.signal },
+    );
+    await waitForProjection(store, 'dl', last, { timeoutMs: 5000 });
+    controller.abort();
+    await run;
+    const [deadLetter, ...rest] = await store.transaction((tx) => store.listDeadLetters(tx, 'dl'));
+    expect(rest).toEqual([]);
+    expect(deadLetter!.globalPosition).toBe(last.events[0]!.globalPosition);
+    expect(deadLetter!.error.length).toBe(4000);
+    expect(deadLetter!.error.startsWith('bad\ufffdx')).toBe(true);
   });
 
   it('waitForProjection waits for every segment, honours its signal, and checks input', async () => {

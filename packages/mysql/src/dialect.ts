@@ -1,5 +1,6 @@
 import type {
   Checkpoint,
+  DeadLetter,
   Logger,
   ProjectionLease,
   ProjectionLeases,
@@ -29,7 +30,14 @@ import {
   run,
 } from './driver.js';
 import { describeMysqlError, isTransient } from './errors.js';
-import { deleteLease, lockLease, readLeases, saveLease } from './leases.js';
+import {
+  deleteLease,
+  listDeadLetters,
+  lockLease,
+  readLeases,
+  saveDeadLetter,
+  saveLease,
+} from './leases.js';
 import { pollCommits } from './listen.js';
 import { migrate } from './migrate.js';
 import { readEvents, readStream } from './read.js';
@@ -349,6 +357,14 @@ export class MysqlDialect
     checkpoint: Checkpoint,
   ): Promise<void> {
     return saveCheckpoint(tx, this.t, projectionName, positionCheckpoints.parse(checkpoint)!);
+  }
+
+  saveDeadLetter(tx: MysqlPoolConnection, deadLetter: DeadLetter): Promise<void> {
+    return saveDeadLetter(tx, this.t, deadLetter);
+  }
+
+  listDeadLetters(tx: MysqlPoolConnection, projectionName: string): Promise<DeadLetter[]> {
+    return listDeadLetters(tx, this.t, projectionName);
   }
 
   readLeases(tx: MysqlPoolConnection, projectionName: string): Promise<ProjectionLeases> {

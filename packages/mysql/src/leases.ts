@@ -1,4 +1,4 @@
-import type { ProjectionLease, ProjectionLeases } from '@pup/core';
+import type { DeadLetter, ProjectionLease, ProjectionLeases } from '@pup/core';
 import { type MysqlPoolConnection, run, selectRows, toNumber } from './driver.js';
 import { bytes } from './read.js';
 import type { MysqlTables } from './schema.js';
@@ -91,4 +91,49 @@ export async function deleteLease(
     bytes(projectionName),
     bytes(key),
   ]);
+}
+
+/** Inserts or overwrites a dead letter. @internal */
+export async function saveDeadLetter(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  deadLetter: DeadLetter,
+): Promise<void> {
+  await run(
+    conn,
+    `INSERT INTO ${t.deadLetters} (projection_name, global_position, checkpoint, error, failed_at)
+     VALUES (?, ?, ?, ?, ?)
+     ON DUPLICATE KEY UPDATE checkpoint = ?, error = ?, failed_at = ?`,
+    [
+      bytes(deadLetter.projectionName),
+      deadLetter.globalPosition,
+      deadLetter.checkpoint,
+      deadLetter.error,
+      deadLetter.failedAt,
+      deadLetter.checkpoint,
+      deadLetter.error,
+      deadLetter.failedAt,
+    ],
+  );
+}
+
+/** The dead letters of a projection, by global position. @internal */
+export async function listDeadLetters(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  projectionName: string,
+): Promise<DeadLetter[]> {
+  const rows = await selectRows(
+    conn,
+    `SELECT projection_name, global_position, checkpoint, error, failed_at FROM ${t.deadLetters}
+     WHERE projection_name = ? ORDER BY global_position`,
+    [bytes(projectionName)],
+  );
+  return rows.map((row) => ({
+    projectionName: text(row[0]),
+    globalPosition: toNumber(row[1]),
+    checkpoint: text(row[2]),
+    error: text(row[3]),
+    failedAt: toNumber(row[4]),
+  }));
 }

@@ -24,6 +24,8 @@ export interface MysqlTables {
   meta: string;
   /** Quoted lease table of projection workers (`<checkpoints>_leases`, beside the checkpoints). */
   leases: string;
+  /** Quoted `<checkpoints>_dead_letters` (beside the checkpoints): events projections set aside. */
+  deadLetters: string;
   /** Plain `database.table` (or `table`) of the events table, for lock names. */
   plainEvents: string;
   /** Index names of the events table (MySQL reports them in duplicate-key errors). */
@@ -79,6 +81,12 @@ export function mysqlTables(tables?: Partial<TableNames> | null): MysqlTables {
     leases: [
       ...checkpoints.slice(0, -1),
       derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
+    ]
+      .map(quote)
+      .join('.'),
+    deadLetters: [
+      ...checkpoints.slice(0, -1),
+      derivedName(checkpoints[checkpoints.length - 1]!, 'dead_letters'),
     ]
       .map(quote)
       .join('.'),
@@ -153,6 +161,15 @@ CREATE TABLE IF NOT EXISTS ${t.leases} (
   epoch BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
   PRIMARY KEY (projection_name, lease_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    `-- Events projections set aside under their deadLetter policy, with the handler's error.
+CREATE TABLE IF NOT EXISTS ${t.deadLetters} (
+  projection_name VARBINARY(1020) NOT NULL,
+  global_position BIGINT NOT NULL,
+  checkpoint VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  error TEXT NOT NULL,
+  failed_at BIGINT NOT NULL,
+  PRIMARY KEY (projection_name, global_position)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     `-- Free position blocks. An appending transaction locks the lowest free one (SKIP LOCKED) and
 -- deletes it; until it commits, the row stays visible to readers and holds them back there.

@@ -1,4 +1,11 @@
-import type { Checkpoint, ProjectionLease, ProjectionLeases, PupError, StreamRef } from '@pup/core';
+import type {
+  Checkpoint,
+  DeadLetter,
+  ProjectionLease,
+  ProjectionLeases,
+  PupError,
+  StreamRef,
+} from '@pup/core';
 import type {
   AppendOutcome,
   CommitListener,
@@ -24,8 +31,10 @@ import {
   deleteLease,
   type LeaseStatements,
   leaseStatements,
+  listDeadLetters,
   lockLease,
   readLeases,
+  saveDeadLetter,
   saveLease,
 } from './leases.js';
 import { CommitNotifier } from './notify.js';
@@ -203,6 +212,14 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
     );
     if (this.watchHoldBack) this.holdBack.afterRead(batch.rows.length, limit);
     return batch;
+  }
+
+  saveDeadLetter(tx: Tx, deadLetter: DeadLetter): Promise<void> {
+    return saveDeadLetter(this.driver, this.leaseStatements, tx, deadLetter);
+  }
+
+  listDeadLetters(tx: Tx, projectionName: string): Promise<DeadLetter[]> {
+    return listDeadLetters(this.driver, this.leaseStatements, tx, projectionName);
   }
 
   readLeases(tx: Tx, projectionName: string): Promise<ProjectionLeases> {

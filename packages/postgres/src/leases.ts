@@ -1,4 +1,4 @@
-import type { ProjectionLease, ProjectionLeases } from '@pup/core';
+import type { DeadLetter, ProjectionLease, ProjectionLeases } from '@pup/core';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
@@ -12,6 +12,8 @@ export interface LeaseStatements {
   lock: Statement;
   save: Statement;
   delete: Statement;
+  saveDeadLetter: Statement;
+  listDeadLetters: Statement;
 }
 
 const COLUMNS = 'lease_key, owner, epoch::text, expires_at::text';
@@ -32,6 +34,14 @@ ON CONFLICT (projection_name, lease_key) DO UPDATE
 SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at`),
     delete: statement(
       `DELETE FROM ${t.leases} WHERE projection_name = $1::text AND lease_key = $2::text`,
+    ),
+    saveDeadLetter: statement(`INSERT INTO ${t.deadLetters} AS d
+  (projection_name, global_position, checkpoint, error, failed_at)
+VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::bigint)
+ON CONFLICT (projection_name, global_position) DO UPDATE
+SET checkpoint = excluded.checkpoint, error = excluded.error, failed_at = excluded.failed_at`),
+    listDeadLetters: statement(
+      `SELECT projection_name, global_position::text, checkpoint, error, failed_at::text FROM ${t.deadLetters} WHERE projection_name = $1::text ORDER BY global_position`,
     ),
   };
 }
@@ -100,4 +110,37 @@ export async function deleteLease<Tx>(
   key: string,
 ): Promise<void> {
   await driver.query(tx, statements.delete, [projectionName, key]);
+}
+
+/** Inserts or overwrites a dead letter. @internal */
+export async function saveDeadLetter<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: LeaseStatements,
+  tx: Tx,
+  deadLetter: DeadLetter,
+): Promise<void> {
+  await driver.query(tx, statements.saveDeadLetter, [
+    deadLetter.projectionName,
+    String(deadLetter.globalPosition),
+    deadLetter.checkpoint,
+    deadLetter.error,
+    String(deadLetter.failedAt),
+  ]);
+}
+
+/** The dead letters of a projection, by global position. @internal */
+export async function listDeadLetters<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: LeaseStatements,
+  tx: Tx,
+  projectionName: string,
+): Promise<DeadLetter[]> {
+  const rows = await driver.query(tx, statements.listDeadLetters, [projectionName]);
+  return rows.map((row) => ({
+    projectionName: row[0] as string,
+    globalPosition: Number(row[1]),
+    checkpoint: row[2] as string,
+    error: row[3] as string,
+    failedAt: Number(row[4]),
+  }));
 }

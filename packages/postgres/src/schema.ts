@@ -28,6 +28,8 @@ export interface PostgresTables {
   meta: string;
   /** Quoted `<checkpoints>_leases` table (in the checkpoints table's schema): workers' leases. */
   leases: string;
+  /** Quoted `<checkpoints>_dead_letters` table (beside the checkpoints): events set aside. */
+  deadLetters: string;
   /** Name of the unique constraint on `(stream, aggregate_version)`. */
   streamVersionConstraint: string;
   /** Name of the unique constraint on `event_id`. */
@@ -70,6 +72,12 @@ export function postgresTables(tables?: Partial<TableNames> | null): PostgresTab
     leases: [
       ...checkpoints.slice(0, -1),
       derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
+    ]
+      .map(quote)
+      .join('.'),
+    deadLetters: [
+      ...checkpoints.slice(0, -1),
+      derivedName(checkpoints[checkpoints.length - 1]!, 'dead_letters'),
     ]
       .map(quote)
       .join('.'),
@@ -162,6 +170,17 @@ CREATE TABLE IF NOT EXISTS ${t.leases} (
   epoch bigint NOT NULL,
   expires_at bigint NOT NULL,
   CONSTRAINT ${quote(derivedName(checkpoints, 'leases_pkey'))} PRIMARY KEY (projection_name, lease_key)
+);
+
+-- Events projections set aside under their deadLetter policy, with the handler's error.
+CREATE TABLE IF NOT EXISTS ${t.deadLetters} (
+  projection_name text NOT NULL,
+  global_position bigint NOT NULL,
+  checkpoint text NOT NULL,
+  error text NOT NULL,
+  failed_at bigint NOT NULL,
+  CONSTRAINT ${quote(derivedName(checkpoints, 'dead_letters_pkey'))}
+    PRIMARY KEY (projection_name, global_position)
 );
 
 -- The version of this schema: migrate() upgrades an older one and refuses a newer one.

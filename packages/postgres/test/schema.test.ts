@@ -59,6 +59,7 @@ describe('migrate()', () => {
         'events',
         'events_meta',
         'projection_checkpoints',
+        'projection_checkpoints_dead_letters',
         'projection_checkpoints_leases',
       ]);
       const version = await admin().query(

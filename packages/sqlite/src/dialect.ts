@@ -1,6 +1,7 @@
 import {
   type Checkpoint,
   DatabaseError,
+  type DeadLetter,
   type LogStatus,
   OperationAbortedError,
   type ProjectionLease,
@@ -26,7 +27,16 @@ import { CheckpointStatements, getCheckpoint, saveCheckpoint } from './checkpoin
 import { type Connection, connectionOf } from './connection.js';
 import type { SqliteDatabase } from './driver.js';
 import { isBusy } from './errors.js';
-import { deleteLease, getLease, LeaseStatements, readLeases, saveLease } from './leases.js';
+import {
+  DeadLetterStatements,
+  deleteLease,
+  getLease,
+  LeaseStatements,
+  listDeadLetters,
+  readLeases,
+  saveDeadLetter,
+  saveLease,
+} from './leases.js';
 import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
 import { type QuotedTableNames, SCHEMA_VERSION } from './schema.js';
 
@@ -51,6 +61,7 @@ class ConnectionStatements {
   private readGroup: ReadStatements | undefined;
   private checkpointGroup: CheckpointStatements | undefined;
   private leaseGroup: LeaseStatements | undefined;
+  private deadLetterGroup: DeadLetterStatements | undefined;
 
   constructor(
     readonly db: SqliteDatabase,
@@ -77,6 +88,11 @@ class ConnectionStatements {
   get leases(): LeaseStatements {
     this.leaseGroup ??= new LeaseStatements(this.db, this.tables);
     return this.leaseGroup;
+  }
+
+  get deadLetters(): DeadLetterStatements {
+    this.deadLetterGroup ??= new DeadLetterStatements(this.db, this.tables);
+    return this.deadLetterGroup;
   }
 }
 
@@ -283,6 +299,18 @@ export class SqliteDialect<D extends SqliteDatabase>
       }
       return { checkpoint, rows: readEvents(statements.read, after, limit) };
     });
+  }
+
+  saveDeadLetter(tx: D, deadLetter: DeadLetter, call: DialectCall): Promise<void> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => saveDeadLetter(statements.deadLetters, deadLetter));
+  }
+
+  listDeadLetters(tx: D, projectionName: string, call: DialectCall): Promise<DeadLetter[]> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () =>
+      listDeadLetters(statements.deadLetters, projectionName),
+    );
   }
 
   // Like checkpoints, leases need no lock: a store transaction holds the write lock already.

@@ -1,4 +1,4 @@
-import type { ProjectionLease, ProjectionLeases } from '@pup/core';
+import type { DeadLetter, ProjectionLease, ProjectionLeases } from '@pup/core';
 import type { SqliteDatabase, SqliteStatement } from './driver.js';
 import type { QuotedTableNames } from './schema.js';
 
@@ -67,4 +67,45 @@ export function deleteLease(
   key: string,
 ): void {
   statements.delete.run(projectionName, key);
+}
+
+/** The dead-letter statements on one connection, prepared together on first use. */
+export class DeadLetterStatements {
+  readonly save: SqliteStatement;
+  readonly list: SqliteStatement;
+
+  constructor(db: SqliteDatabase, tables: QuotedTableNames) {
+    this.save = db.prepare(
+      `INSERT INTO ${tables.deadLetters} (projection_name, global_position, checkpoint, error, failed_at) ` +
+        'VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection_name, global_position) DO UPDATE SET ' +
+        'checkpoint = excluded.checkpoint, error = excluded.error, failed_at = excluded.failed_at',
+    );
+    this.list = db.prepare(
+      'SELECT projection_name AS projectionName, global_position AS globalPosition, checkpoint, ' +
+        `error, failed_at AS failedAt FROM ${tables.deadLetters} WHERE projection_name = ? ` +
+        'ORDER BY global_position',
+    );
+  }
+}
+
+/** Inserts or overwrites a dead letter. */
+export function saveDeadLetter(statements: DeadLetterStatements, deadLetter: DeadLetter): void {
+  statements.save.run(
+    deadLetter.projectionName,
+    deadLetter.globalPosition,
+    deadLetter.checkpoint,
+    deadLetter.error,
+    deadLetter.failedAt,
+  );
+}
+
+/** The dead letters of a projection, by global position. */
+export function listDeadLetters(
+  statements: DeadLetterStatements,
+  projectionName: string,
+): DeadLetter[] {
+  return statements.list.all(projectionName).map((row) => {
+    const r = row as DeadLetter;
+    return { ...r, globalPosition: Number(r.globalPosition), failedAt: Number(r.failedAt) };
+  });
 }

@@ -10,6 +10,8 @@ export interface QuotedTableNames {
   meta: string;
   /** `<checkpoints>_leases`, in the checkpoints table's schema: projection workers' leases. */
   leases: string;
+  /** `<checkpoints>_dead_letters`, beside the checkpoints table: events projections set aside. */
+  deadLetters: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
     checkpoints: quoteQualifiedName(names.checkpoints, '"', 'tables.checkpoints'),
     meta: quoteQualifiedName(`${names.events}_meta`, '"', 'tables.events'),
     leases: quoteQualifiedName(`${names.checkpoints}_leases`, '"', 'tables.checkpoints'),
+    deadLetters: quoteQualifiedName(`${names.checkpoints}_dead_letters`, '"', 'tables.checkpoints'),
   };
 }
 
@@ -45,6 +48,7 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
  * - `aggregate_heads`: each stream's current version, read and moved by every append.
  * - `projection_checkpoints`: each projection's resume checkpoint.
  * - `<checkpoints>_leases`: the leases of projection workers' segments and the workers' presence.
+ * - `<checkpoints>_dead_letters`: events projections set aside under their `deadLetter` policy.
  * - `<events>_meta`: the schema version; `migrate()` refuses a newer one.
  *
  * @param tables Table names, each optionally schema-qualified (`main.events`).
@@ -95,6 +99,15 @@ CREATE TABLE IF NOT EXISTS ${t.leases} (
   epoch INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   PRIMARY KEY (projection_name, lease_key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ${t.deadLetters} (
+  projection_name TEXT NOT NULL,
+  global_position INTEGER NOT NULL,
+  checkpoint TEXT NOT NULL,
+  error TEXT NOT NULL,
+  failed_at INTEGER NOT NULL,
+  PRIMARY KEY (projection_name, global_position)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS ${t.meta} (

@@ -110,17 +110,18 @@ describe('migrate', () => {
     expect(exec.mock.calls).toEqual([[sqliteSchemaSql(tables)]]);
     const created = db
       .prepare(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps', 'cps_leases', 'log_meta') ORDER BY rowid",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('log', 'heads', 'cps', 'cps_leases', 'cps_dead_letters', 'log_meta') ORDER BY rowid",
       )
       .pluck()
       .all();
     // SQLite stores CREATE TABLE without IF NOT EXISTS and without the schema prefix.
     const statements = sqliteSchemaSql(tables).trimEnd().replace(/;$/, '').split(';\n\n');
-    expect(statements).toHaveLength(6);
+    expect(statements).toHaveLength(7);
     expect(statements[3]).toContain(`"main"."cps_leases"`);
-    expect(statements[5]).toContain(`INSERT INTO "main"."log_meta"`);
+    expect(statements[4]).toContain(`"main"."cps_dead_letters"`);
+    expect(statements[6]).toContain(`INSERT INTO "main"."log_meta"`);
     const expected = statements
-      .slice(0, 5)
+      .slice(0, 6)
       .map((sql) =>
         sql.replace('CREATE TABLE IF NOT EXISTS ', 'CREATE TABLE ').replace('"main".', ''),
       );

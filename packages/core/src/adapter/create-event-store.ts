@@ -27,6 +27,7 @@ import type {
   AppendResult,
   AppendToStreamOptions,
   Checkpoint,
+  DeadLetter,
   EventStore,
   GetCheckpointOptions,
   LogStatus,
@@ -850,6 +851,34 @@ export function createEventStore<
     };
   }
 
+  if (dialect.saveDeadLetter !== undefined && dialect.listDeadLetters !== undefined) {
+    const saveDeadLetter = dialect.saveDeadLetter.bind(dialect);
+    const listDeadLetters = dialect.listDeadLetters.bind(dialect);
+    store.saveDeadLetter = async (tx: Tx, deadLetter: DeadLetter): Promise<void> => {
+      assertOpen();
+      validateDeadLetter(deadLetter);
+      const position = parseCheckpoint(deadLetter.checkpoint, 'deadLetter.checkpoint');
+      if (position === null) {
+        throw new InvalidArgumentError('deadLetter.checkpoint', 'must be a checkpoint');
+      }
+      assertTransaction(tx);
+      try {
+        await saveDeadLetter(tx, deadLetter, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+    store.listDeadLetters = async (tx: Tx, projectionName: string): Promise<DeadLetter[]> => {
+      assertOpen();
+      validateProjectionName(projectionName);
+      assertTransaction(tx);
+      try {
+        return await listDeadLetters(tx, projectionName, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+  }
   if (
     dialect.readLeases !== undefined &&
     dialect.saveLease !== undefined &&
@@ -928,5 +957,33 @@ function validateLease(lease: ProjectionLease): void {
   }
   if (!Number.isSafeInteger(lease.expiresAt) || lease.expiresAt < 0) {
     throw new InvalidArgumentError('lease.expiresAt', 'must be a non-negative integer');
+  }
+}
+
+/** Longest error message a dead letter keeps. */
+const MAX_DEAD_LETTER_ERROR_LENGTH = 4000;
+
+function validateDeadLetter(deadLetter: DeadLetter): void {
+  if (typeof deadLetter !== 'object' || deadLetter === null) {
+    throw new InvalidArgumentError(
+      'deadLetter',
+      'must be { projectionName, globalPosition, checkpoint, error, failedAt }',
+    );
+  }
+  validateProjectionName(deadLetter.projectionName);
+  if (!Number.isSafeInteger(deadLetter.globalPosition) || deadLetter.globalPosition < 1) {
+    throw new InvalidArgumentError('deadLetter.globalPosition', 'must be a positive integer');
+  }
+  if (
+    typeof deadLetter.error !== 'string' ||
+    deadLetter.error.length > MAX_DEAD_LETTER_ERROR_LENGTH
+  ) {
+    throw new InvalidArgumentError(
+      'deadLetter.error',
+      `must be a string of at most ${MAX_DEAD_LETTER_ERROR_LENGTH} characters`,
+    );
+  }
+  if (!Number.isSafeInteger(deadLetter.failedAt) || deadLetter.failedAt < 0) {
+    throw new InvalidArgumentError('deadLetter.failedAt', 'must be a non-negative integer');
   }
 }

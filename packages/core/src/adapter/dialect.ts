@@ -2,6 +2,7 @@ import type { PreparedAppend } from '../append-input.js';
 import type { PupError } from '../errors.js';
 import type {
   Checkpoint,
+  DeadLetter,
   LogStatus,
   ProjectionLease,
   ProjectionLeases,
@@ -256,6 +257,15 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
     tx: Tx,
     call: DialectCall,
   ): Promise<{ projectionName: string; checkpoint: Checkpoint }[]>;
+
+  /**
+   * Optional, with {@link listDeadLetters}: inserts or overwrites the dead letter
+   * `(projectionName, globalPosition)` (`<checkpoints>_dead_letters` in the SQL adapters).
+   */
+  saveDeadLetter?(tx: Tx, deadLetter: DeadLetter, call: DialectCall): Promise<void>;
+
+  /** Optional: the dead letters of `projectionName`, by global position. */
+  listDeadLetters?(tx: Tx, projectionName: string, call: DialectCall): Promise<DeadLetter[]>;
 
   /**
    * Optional, with {@link saveLease}, {@link deleteLease} and {@link lockLease} (all four or

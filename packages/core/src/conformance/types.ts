@@ -71,6 +71,11 @@ export interface ConformanceCapabilities {
    * `deleteLease`, `lockLease`). `false` skips the workers group with that reason. @default true
    */
   leases?: boolean;
+  /**
+   * Whether the store records dead letters (`saveDeadLetter`, `listDeadLetters`) for the
+   * `deadLetter` poison-event policy. `false` skips its test with that reason. @default true
+   */
+  deadLetters?: boolean;
 }
 
 /** How the suite gets stores of the adapter under test. */

@@ -11,6 +11,7 @@ import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js'
 import type { DomainEvent } from '../typed-events.js';
 import type {
   Checkpoint,
+  DeadLetter,
   LogStatus,
   ProjectionLease,
   ProjectionLeases,
@@ -45,6 +46,8 @@ export interface InMemoryEventStore<E extends object = DomainEvent>
   deleteCheckpoint(tx: InMemoryTransaction, projectionName: string): Promise<boolean>;
   listCheckpoints(tx: InMemoryTransaction): Promise<SavedCheckpoint[]>;
   readLeases(tx: InMemoryTransaction, projectionName: string): Promise<ProjectionLeases>;
+  saveDeadLetter(tx: InMemoryTransaction, deadLetter: DeadLetter): Promise<void>;
+  listDeadLetters(tx: InMemoryTransaction, projectionName: string): Promise<DeadLetter[]>;
   saveLease(tx: InMemoryTransaction, projectionName: string, lease: ProjectionLease): Promise<void>;
   deleteLease(tx: InMemoryTransaction, projectionName: string, key: string): Promise<void>;
   lockLease(
@@ -79,6 +82,7 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
   private readonly eventIds = new Set<string>();
   private readonly savedCheckpoints = new Map<string, Checkpoint>();
   private readonly leases = new Map<string, Map<string, ProjectionLease>>();
+  private readonly deadLetters = new Map<string, DeadLetter>();
   private queue: Promise<unknown> = Promise.resolve();
   private nextPosition = 1;
 
@@ -233,6 +237,23 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
       projectionName,
       checkpoint,
     }));
+  }
+
+  async saveDeadLetter(tx: InMemoryTransaction, deadLetter: DeadLetter): Promise<void> {
+    const key = JSON.stringify([deadLetter.projectionName, deadLetter.globalPosition]);
+    const previous = this.deadLetters.get(key);
+    this.deadLetters.set(key, { ...deadLetter });
+    (tx as Transaction).undo.push(() => {
+      if (previous === undefined) this.deadLetters.delete(key);
+      else this.deadLetters.set(key, previous);
+    });
+  }
+
+  async listDeadLetters(_tx: InMemoryTransaction, projectionName: string): Promise<DeadLetter[]> {
+    return [...this.deadLetters.values()]
+      .filter((deadLetter) => deadLetter.projectionName === projectionName)
+      .sort((a, b) => a.globalPosition - b.globalPosition)
+      .map((deadLetter) => ({ ...deadLetter }));
   }
 
   // Transactions never overlap here, so reading the leases needs no lock either.

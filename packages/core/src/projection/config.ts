@@ -155,6 +155,8 @@ export interface ResolvedProjection<Tx> {
   readonly boundedContexts: ReadonlySet<string> | null;
   /** The handler error policy: `maxAttempts` 1 stops at the first failure. */
   readonly errorPolicy: {
+    /** Whether an event still failing after `maxAttempts` is set aside as a dead letter. */
+    readonly deadLetter: boolean;
     readonly maxAttempts: number;
     readonly initialDelayMs: number;
     readonly maxDelayMs: number;
@@ -184,18 +186,30 @@ export function resolveProjection<Tx>(projection: Projection<Tx, any>): Resolved
 }
 
 function resolveErrorPolicy(policy: ProjectionErrorPolicy | undefined): {
+  deadLetter: boolean;
   maxAttempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
 } {
-  if (policy === undefined || policy === null) {
-    return { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000 };
+  const stop = { deadLetter: false, maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000 };
+  if (policy === undefined || policy === null) return stop;
+  if (
+    typeof policy !== 'object' ||
+    (policy.policy !== 'stop' && policy.policy !== 'retry' && policy.policy !== 'deadLetter')
+  ) {
+    throw new InvalidConfigError(
+      'projection.onError',
+      "must be { policy: 'stop' | 'retry' | 'deadLetter', … }",
+    );
   }
-  if (typeof policy !== 'object' || (policy.policy !== 'stop' && policy.policy !== 'retry')) {
-    throw new InvalidConfigError('projection.onError', "must be { policy: 'stop' | 'retry', … }");
-  }
-  if (policy.policy === 'stop') return { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000 };
-  const maxAttempts = integerIn('projection.onError.maxAttempts', policy.maxAttempts ?? 5, 1, 1000);
+  if (policy.policy === 'stop') return stop;
+  const deadLetter = policy.policy === 'deadLetter';
+  const maxAttempts = integerIn(
+    'projection.onError.maxAttempts',
+    policy.maxAttempts ?? (deadLetter ? 1 : 5),
+    1,
+    1000,
+  );
   const initialDelayMs = integerIn(
     'projection.onError.initialDelayMs',
     policy.initialDelayMs ?? 100,
@@ -208,7 +222,7 @@ function resolveErrorPolicy(policy: ProjectionErrorPolicy | undefined): {
     initialDelayMs,
     MAX_POLL_INTERVAL_MS,
   );
-  return { maxAttempts, initialDelayMs, maxDelayMs };
+  return { deadLetter, maxAttempts, initialDelayMs, maxDelayMs };
 }
 
 function validateProjectionDefinitionName(name: unknown): asserts name is string {
@@ -237,4 +251,20 @@ export function projectionCheckpointName(
   integerIn('totalPartitions', totalPartitions, 1, 2 ** 32);
   integerIn('partitionKey', partitionKey, 0, totalPartitions - 1);
   return totalPartitions > 1 ? `${projectionName}_p${partitionKey}` : projectionName;
+}
+
+/**
+ * Checks that the store can do what the projection's `onError` policy needs.
+ * @throws {InvalidConfigError} on a `deadLetter` policy with a store without `saveDeadLetter`.
+ */
+export function assertErrorPolicySupported(
+  store: EventStore<any, any>,
+  resolved: ResolvedProjection<any>,
+): void {
+  if (resolved.errorPolicy.deadLetter && typeof store.saveDeadLetter !== 'function') {
+    throw new InvalidConfigError(
+      'projection.onError',
+      "is { policy: 'deadLetter' }, but the store has no saveDeadLetter: its adapter cannot record dead letters",
+    );
+  }
 }

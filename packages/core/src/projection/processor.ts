@@ -11,6 +11,7 @@ import type { DomainEvent } from '../typed-events.js';
 import type { EventStore, PersistedEvent } from '../types.js';
 import { type BatchEntry, readLazyProjectionBatch } from './batch.js';
 import {
+  assertErrorPolicySupported,
   assertProjectionStore,
   projectionCheckpointName,
   type ResolvedProjection,
@@ -131,6 +132,7 @@ export class ProjectionProcessor<Tx = unknown, E extends object = DomainEvent> {
    */
   async run(projection: Projection<Tx, E>, options: RunOptions = {}): Promise<void> {
     const resolved = resolveProjection(projection as Projection<Tx, any>);
+    assertErrorPolicySupported(this.store, resolved);
     const signal = options?.signal ?? NEVER_ABORTED;
     if (!isAbortSignal(signal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
     if (signal.aborted) return;
@@ -172,6 +174,12 @@ export class ProjectionRun<Tx> {
   /** The size of the next batch (see {@link adapt}). */
   private limit: number;
   private readonly fence: ((tx: Tx) => Promise<void>) | undefined;
+  /**
+   * Events set aside under the `deadLetter` policy, by checkpoint: the next batches skip them and
+   * record them as dead letters in their transaction; dropped once such a batch committed.
+   */
+  private readonly setAside = new Map<string, { globalPosition: number; error: string }>();
+  private setAsideInBatch: string[] = [];
 
   /**
    * @param fence Runs in each batch's transaction before its checkpoint is saved (a worker's
@@ -248,6 +256,27 @@ export class ProjectionRun<Tx> {
               await sleep(delayMs, signal);
               continue;
             }
+            const failure = this.failure;
+            if (
+              failure !== undefined &&
+              errorPolicy.deadLetter &&
+              failure.checkpoint !== undefined &&
+              failure.globalPosition !== undefined &&
+              !this.setAside.has(failure.checkpoint)
+            ) {
+              failures = 0;
+              this.setAside.set(failure.checkpoint, {
+                globalPosition: failure.globalPosition,
+                error: deadLetterMessage(failure.cause),
+              });
+              logger?.warn('projection sets an event aside as a dead letter', {
+                ...fields,
+                globalPosition: failure.globalPosition,
+                checkpoint: failure.checkpoint,
+                error: failure,
+              });
+              continue;
+            }
             if (this.failure !== undefined || !isTransientError(error)) {
               throw this.toProjectionError(error);
             }
@@ -268,6 +297,8 @@ export class ProjectionRun<Tx> {
         }
         retries = 0;
         failures = 0;
+        for (const checkpoint of this.setAsideInBatch) this.setAside.delete(checkpoint);
+        this.setAsideInBatch = [];
         events += read;
         const durationMs = performance.now() - started;
         if (read > 0 && logger !== undefined) {
@@ -333,10 +364,26 @@ export class ProjectionRun<Tx> {
     const count = entries.length;
     if (count === 0) throw NOTHING_READ;
     const context: ProjectionContext<Tx> = { tx, signal };
+    const setAside = this.setAside.size === 0 ? undefined : this.setAside;
+    this.setAsideInBatch = [];
     let handled = 0;
     for (let i = 0; i < count; i++) {
       if (signal.aborted) throw STOPPED;
       const entry = entries[i]!;
+      if (setAside !== undefined) {
+        const deadLetter = setAside.get(entry.checkpoint);
+        if (deadLetter !== undefined) {
+          await store.saveDeadLetter!(tx, {
+            projectionName: this.resolved.name,
+            globalPosition: deadLetter.globalPosition,
+            checkpoint: entry.checkpoint,
+            error: deadLetter.error,
+            failedAt: Date.now(),
+          });
+          this.setAsideInBatch.push(entry.checkpoint);
+          continue;
+        }
+      }
       // Events out of scope or partition are never decoded.
       if (filter !== null && !filter(entry)) continue;
       let event: PersistedEvent;
@@ -417,6 +464,15 @@ function buildFilter<Tx>(
     (boundedContexts === null || boundedContexts.has(event.boundedContext)) &&
     (!partitioned ||
       partitionStrategy.shouldProcess(event.aggregateId, partitionKey, totalPartitions));
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The error text a dead letter keeps: at most 4000 characters, without NUL. */
+function deadLetterMessage(error: unknown): string {
+  let text = describe(error).replaceAll('\u0000', '\ufffd');
+  if (text.length > 4000) text = `${text.slice(0, 3999)}…`;
+  return text.replace(LONE_SURROGATE, '\ufffd');
 }
 
 function describe(error: unknown): string {

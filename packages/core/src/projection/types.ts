@@ -37,8 +37,11 @@ export interface Projection<Tx = unknown, E extends object = DomainEvent> {
   readonly boundedContexts?: readonly string[];
   /**
    * What happens when `handle` throws (or an event cannot be decoded): `stop` the run with a
-   * `ProjectionError` (the batch rolled back), or `retry` the batch after a backoff, up to
-   * `maxAttempts` attempts in a row, then stop. @default { policy: 'stop' }
+   * `ProjectionError` (the batch rolled back); `retry` the batch after a backoff, up to
+   * `maxAttempts` attempts in a row, then stop; or `deadLetter`: after `maxAttempts` attempts
+   * (1 by default) the batch is redone without the event, which is recorded with its error in the
+   * store's dead letters (`listDeadLetters`) in that batch's transaction, and the projection moves
+   * on. `deadLetter` needs a store with `saveDeadLetter`. @default { policy: 'stop' }
    */
   readonly onError?: ProjectionErrorPolicy;
   /** Handles one event inside the batch's transaction. Throwing rolls the batch back. */
@@ -51,6 +54,18 @@ export type ProjectionErrorPolicy =
   | {
       readonly policy: 'retry';
       /** Attempts of the failing batch in a row, the first included, before stopping. @default 5 */
+      readonly maxAttempts?: number;
+      /** Delay before the first retry, in milliseconds; it doubles after each. @default 100 */
+      readonly initialDelayMs?: number;
+      /** Longest delay between two attempts, in milliseconds. @default 10000 */
+      readonly maxDelayMs?: number;
+    }
+  | {
+      readonly policy: 'deadLetter';
+      /**
+       * Attempts of the failing batch in a row, the first included, before the event is set
+       * aside. @default 1
+       */
       readonly maxAttempts?: number;
       /** Delay before the first retry, in milliseconds; it doubles after each. @default 100 */
       readonly initialDelayMs?: number;

@@ -9,6 +9,7 @@ import type { DomainEvent } from '../typed-events.js';
 import type { EventStore, ProjectionLease } from '../types.js';
 import { uuidv7 } from '../uuid.js';
 import {
+  assertErrorPolicySupported,
   assertProjectionStore,
   type ResolvedProjection,
   type ResolvedProjectionProcessorConfig,
@@ -154,6 +155,7 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
    */
   async run(projection: Projection<Tx, E>, options: RunOptions = {}): Promise<void> {
     const resolved = resolveProjection(projection as Projection<Tx, any>);
+    assertErrorPolicySupported(this.store, resolved);
     const signal = options?.signal ?? new AbortController().signal;
     if (!isAbortSignal(signal)) throw new InvalidArgumentError('signal', 'must be an AbortSignal');
     if (signal.aborted) return;

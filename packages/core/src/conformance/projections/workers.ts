@@ -315,6 +315,61 @@ export function describeProjectionWorkerConformance(
       }),
     );
 
+    itIf(
+      api,
+      harness.capabilities?.deadLetters ?? true,
+      "the 'deadLetter' policy records a failing event with its error and moves on",
+      'the harness declares capabilities.deadLetters: false',
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          assert.equal(
+            typeof store.saveDeadLetter,
+            'function',
+            'the store has no saveDeadLetter: declare capabilities.deadLetters: false',
+          );
+          await appendEvents(store, streams(2), 2);
+          const log = await readWholeLog(store);
+          const poison = log[1]!;
+          const readModel = new CheckpointTableReadModel(store);
+          const projection = {
+            ...recordingProjection(readModel, {
+              onEvent(event) {
+                if (event.eventId === poison.eventId) throw new Error('poison event');
+              },
+            }),
+            onError: { policy: 'deadLetter', maxAttempts: 2, initialDelayMs: 5 } as const,
+          };
+          const processor = new ProjectionProcessor(store, {
+            pollIntervalMs: TEST_POLL_INTERVAL_MS,
+          });
+          const controller = new AbortController();
+          const run = processor.run(projection, { signal: controller.signal });
+          try {
+            await waitForProjection(store, projection, log.at(-1)!.checkpoint, {
+              timeoutMs: 20_000,
+            });
+          } finally {
+            controller.abort();
+          }
+          await run;
+          await readModel.assertApplied(log, (event) => event.eventId !== poison.eventId);
+          const deadLetters = await store.transaction((tx) =>
+            store.listDeadLetters!(tx, projection.name),
+          );
+          assert.equal(deadLetters.length, 1);
+          assert.equal(deadLetters[0]!.projectionName, projection.name);
+          assert.equal(deadLetters[0]!.globalPosition, poison.globalPosition);
+          assert.equal(deadLetters[0]!.checkpoint, poison.checkpoint);
+          assert.equal(deadLetters[0]!.error, 'poison event');
+          assert.ok(Number.isSafeInteger(deadLetters[0]!.failedAt));
+          assert.equal(
+            projection.calls.filter((event) => event.eventId === poison.eventId).length,
+            2,
+            'two attempts before the event is set aside',
+          );
+        }),
+    );
+
     api.it('waitForProjection resolves once the projection passed a write, and times out', () =>
       withFreshStore(harness, async ({ store }) => {
         const readModel = new CheckpointTableReadModel(store);
