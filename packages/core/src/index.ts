@@ -93,6 +93,11 @@ export {
   ProjectionWorker,
   type ProjectionWorkerConfig,
 } from './projection/worker.js';
+export {
+  getProjectionWorkerStatus,
+  type ProjectionSegmentStatus,
+  type ProjectionWorkerStatus,
+} from './projection/worker-status.js';
 export { MAX_READ_LIMIT } from './read-input.js';
 export {
   bytesSerializer,

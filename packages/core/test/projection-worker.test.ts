@@ -5,6 +5,7 @@ import {
   createInMemoryEventStore,
   type EventStore,
   ExpectedVersion,
+  getProjectionWorkerStatus,
   type InMemoryTransaction,
   InvalidArgumentError,
   InvalidConfigError,
@@ -127,6 +128,41 @@ describe('ProjectionWorker', () => {
     // A stopped worker releases its leases and its presence.
     const { leases } = await store.transaction((tx) => store.readLeases(tx, 'counts'));
     expect(leases.filter((l) => l.owner !== null)).toEqual([]);
+  });
+
+  it('reports owners, leases, checkpoints and lag per segment', async () => {
+    const store = createInMemoryEventStore();
+    const last = await seed(store, 5);
+    await expect(getProjectionWorkerStatus(store, 'status')).resolves.toMatchObject({
+      segments: 0,
+      workers: [],
+      segmentStatus: [],
+    });
+    const worker = new ProjectionWorker(store, config('only'));
+    const stop = new AbortController();
+    const run = worker.run({ name: 'status', handle() {} }, { signal: stop.signal });
+    await until(() => worker.ownedSegments().length === 4);
+    await waitForProjection(store, 'status', last, { timeoutMs: 5000 });
+    const status = await getProjectionWorkerStatus(store, 'status');
+    expect(status).toMatchObject({
+      segments: 4,
+      workers: ['only'],
+      caughtUp: true,
+      deadLetters: 0,
+    });
+    for (const segment of status.segmentStatus) {
+      expect(segment.owner).toBe('only');
+      expect(segment.epoch).toBe(1);
+      expect(segment.leaseExpiresInMs).toBeGreaterThan(0);
+      expect(segment.checkpoint).toBe(last.events.at(-1)!.checkpoint);
+      expect(segment.eventsBehind).toBe(0);
+    }
+    stop.abort();
+    await run;
+    const after = await getProjectionWorkerStatus(store, 'status');
+    expect(after.workers).toEqual([]);
+    expect(after.segmentStatus.map((s) => s.owner)).toEqual([null, null, null, null]);
+    await expect(getProjectionWorkerStatus(store, '')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it("takes a dead worker's segments over only after their TTL", async () => {
