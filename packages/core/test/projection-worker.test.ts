@@ -12,8 +12,10 @@ import {
   LeaseLostError,
   type Logger,
   type PersistedEvent,
+  ProjectionError,
   ProjectionProcessor,
   ProjectionWorker,
+  StoreClosedError,
   waitForProjection,
 } from '../src/index.js';
 
@@ -163,6 +165,39 @@ describe('ProjectionWorker', () => {
     expect(after.workers).toEqual([]);
     expect(after.segmentStatus.map((s) => s.owner)).toEqual([null, null, null, null]);
     await expect(getProjectionWorkerStatus(store, '')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('a handler failure stops the worker with ProjectionError and releases its leases', async () => {
+    const store = createInMemoryEventStore();
+    await seed(store, 3);
+    const worker = new ProjectionWorker(store, config('failing'));
+    const failing = worker.run({
+      name: 'failing',
+      handle() {
+        throw new Error('broken read model');
+      },
+    });
+    await expect(failing).rejects.toBeInstanceOf(ProjectionError);
+    expect(worker.ownedSegments()).toEqual([]);
+    const { leases } = await store.transaction((tx) => store.readLeases(tx, 'failing'));
+    expect(leases.filter((l) => l.owner !== null)).toEqual([]);
+    // The same worker object can run again once stopped; a second concurrent run is refused.
+    const stop = new AbortController();
+    const again = worker.run({ name: 'other', handle() {} }, { signal: stop.signal });
+    await expect(worker.run({ name: 'other', handle() {} })).rejects.toBeInstanceOf(
+      InvalidConfigError,
+    );
+    stop.abort();
+    await again;
+  });
+
+  it('a closed store stops the worker with StoreClosedError', async () => {
+    const store = createInMemoryEventStore();
+    const worker = new ProjectionWorker(store, config('closing'));
+    const run = worker.run({ name: 'closing', handle() {} });
+    await until(() => worker.ownedSegments().length === 4);
+    await store.close();
+    await expect(run).rejects.toBeInstanceOf(StoreClosedError);
   });
 
   it("takes a dead worker's segments over only after their TTL", async () => {
