@@ -320,6 +320,12 @@ export interface StorePropertyOptions {
    * return a prefix of what the model says, and the whole log must match once visible.
    */
   readsMayLag?: boolean;
+  /**
+   * An append that fails in the database (an event id stored already) aborts the transaction it
+   * ran in, so a transaction that catches the error and goes on fails at COMMIT with a
+   * `DatabaseError` (PostgreSQL, documented there). Elsewhere it goes on and commits.
+   */
+  failedStatementAbortsTransaction?: boolean;
   /** fast-check seed, to replay a failure. */
   seed?: number;
 }
@@ -333,14 +339,14 @@ export async function checkStoreAgainstModel<Tx>(
   store: EventStore<Tx>,
   options: StorePropertyOptions,
 ): Promise<void> {
-  let base: string | null = null;
   let run = 0;
   await fc.assert(
     fc.asyncProperty(scenarioArb, async (scenario) => {
       run++;
       const prefix = `p${run}-${randomUUID().slice(0, 8)}`;
-      const result = await runScenario(store, scenario, prefix, base, options);
-      base = result.lastCheckpoint ?? base;
+      // Where the log ends now, whatever the runs before (also failed ones) left in it.
+      const base = await headCheckpoint(store);
+      await runScenario(store, scenario, prefix, base, options);
     }),
     { numRuns: options.numRuns, seed: options.seed },
   );
@@ -361,7 +367,7 @@ async function runScenario<Tx>(
   prefix: string,
   base: string | null,
   options: StorePropertyOptions,
-): Promise<{ lastCheckpoint: string | null }> {
+): Promise<void> {
   const streams: StreamRef[] = scenario.streams.map((s) => ({
     boundedContext: `${prefix}${s.boundedContext}`,
     aggregateType: s.aggregateType,
@@ -384,7 +390,14 @@ async function runScenario<Tx>(
       const current = version(stream);
       const expected = buildExpected(op.expected, current);
       const { events, eventIds } = buildEvents(stream, op, model.log);
-      const predicted = predictAppend(stream, expected, current, events, model.log);
+      const { outcome: predicted, failsStatement } = predictAppend(
+        stream,
+        expected,
+        current,
+        events,
+        model.log,
+      );
+      let caughtCommit: Outcome | undefined;
       const call = async (): Promise<AppendResult> => {
         switch (op.via) {
           case 'appendToStream':
@@ -410,16 +423,18 @@ async function runScenario<Tx>(
             // stream and commits: nothing of the failed append may remain.
             let failure: unknown;
             let appended: AppendResult | undefined;
-            await store.transaction(async (tx) => {
-              try {
-                appended = await store.append(tx, expected, events);
-              } catch (error) {
-                failure = error;
-              }
-              await store.append(tx, ExpectedVersion.any(), [
-                { ...side, eventType: 'SideEffect', payload: { step } },
-              ]);
-            });
+            caughtCommit = await settle(() =>
+              store.transaction(async (tx) => {
+                try {
+                  appended = await store.append(tx, expected, events);
+                } catch (error) {
+                  failure = error;
+                }
+                await store.append(tx, ExpectedVersion.any(), [
+                  { ...side, eventType: 'SideEffect', payload: { step } },
+                ]);
+              }),
+            );
             if (failure !== undefined) throw failure;
             return appended!;
           }
@@ -450,8 +465,20 @@ async function runScenario<Tx>(
       if (op.via === 'caught') {
         const sideResult = await store.transaction((tx) => store.readAggregateStream(tx, side));
         const sideEvents = model.streams.get(keyOf(side)) ?? [];
-        // The side append committed: the model learns it from the store.
         const added = sideResult.events.slice(sideEvents.length);
+        if (failsStatement && options.failedStatementAbortsTransaction) {
+          // PostgreSQL: the append's failed statement aborted the transaction; its COMMIT fails.
+          assert.deepEqual(
+            caughtCommit,
+            { error: { class: 'DatabaseError', code: 'DATABASE_ERROR' } },
+            `${where}: the transaction that caught the error`,
+          );
+          assert.equal(added.length, 0, `${where}: nothing of the aborted transaction`);
+          continue;
+        }
+        // The transaction that caught the error went on and committed: the model learns the
+        // side append from the store.
+        assert.deepEqual(caughtCommit, { ok: undefined }, `${where}: the transaction committed`);
         assert.equal(added.length, 1, `${where}: the transaction that caught the error committed`);
         for (const event of added) {
           apply(
@@ -592,13 +619,27 @@ async function runScenario<Tx>(
       assert.equal(e.version, i + 1, `${key}: versions`);
     });
   }
-  return { lastCheckpoint: model.checkpointOf[model.checkpointOf.length - 1] ?? null };
 }
 
 /** Outcomes seen, by kind, printed after the run with PUP_PROPERTY_STATS=1. */
 const stats = new Map<string, number>();
 function count(what: string): void {
   stats.set(what, (stats.get(what) ?? 0) + 1);
+}
+
+/**
+ * The checkpoint of the newest committed event: from `getLogStatus` when the store has it (it
+ * counts committed events, readable or not yet), else by reading the whole log.
+ */
+async function headCheckpoint<Tx>(store: EventStore<Tx>): Promise<string | null> {
+  const withStatus = store as EventStore<Tx> & {
+    getLogStatus?: (tx: Tx) => Promise<{ headCheckpoint: string | null }>;
+  };
+  if (typeof withStatus.getLogStatus === 'function') {
+    return store.transaction(async (tx) => (await withStatus.getLogStatus!(tx)).headCheckpoint);
+  }
+  const log = await readAfter(store, null);
+  return log[log.length - 1]?.checkpoint ?? null;
 }
 
 async function readAfter<Tx>(store: EventStore<Tx>, after: string | null) {
@@ -774,6 +815,27 @@ function predictAppend(
   current: number,
   events: NewEvent[],
   log: readonly ModelEvent[],
+): { outcome: Outcome; failsStatement: boolean } {
+  const outcome = predictOutcome(stream, expected, current, events, log);
+  const failsStatement =
+    'error' in outcome &&
+    outcome.error.class === 'DuplicateEventIdError' &&
+    storedDuplicate(events, log);
+  return { outcome, failsStatement };
+}
+
+/** Whether an event id of the append is stored already (found by the database, not by core). */
+function storedDuplicate(events: NewEvent[], log: readonly ModelEvent[]): boolean {
+  const stored = new Set(log.map((e) => e.eventId));
+  return events.some((e) => typeof e.eventId === 'string' && stored.has(e.eventId.toLowerCase()));
+}
+
+function predictOutcome(
+  stream: StreamRef,
+  expected: ExpectedVersion,
+  current: number,
+  events: NewEvent[],
+  log: readonly ModelEvent[],
 ): Outcome {
   const invalidEvent = (index: number, field: string): Outcome => ({
     error: { class: 'InvalidEventError', code: 'INVALID_EVENT', index, field },
@@ -835,8 +897,7 @@ function predictAppend(
       },
     };
   }
-  const stored = new Set(log.map((e) => e.eventId));
-  if (events.some((e) => typeof e.eventId === 'string' && stored.has(e.eventId.toLowerCase()))) {
+  if (storedDuplicate(events, log)) {
     return { error: { class: 'DuplicateEventIdError', code: 'DUPLICATE_EVENT_ID' } };
   }
   return { ok: true };
