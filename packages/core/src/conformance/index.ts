@@ -115,6 +115,7 @@ export {
   describeProjectionConformance,
   describeProjectionCrashConformance,
   describeProjectionFailureConformance,
+  describeProjectionLazyDecodingConformance,
   describeProjectionPartitionConformance,
   describeProjectionProcessingConformance,
   describeProjectionScopeConformance,

@@ -1,6 +1,7 @@
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { describeProjectionCrashConformance } from './crash.js';
 import { describeProjectionFailureConformance } from './failures.js';
+import { describeProjectionLazyDecodingConformance } from './lazy-decoding.js';
 import { describeProjectionPartitionConformance } from './partitions.js';
 import { describeProjectionProcessingConformance } from './processing.js';
 import { describeProjectionScopeConformance } from './scope.js';
@@ -22,6 +23,7 @@ export {
 export { CheckpointTableReadModel } from './support.js';
 export {
   describeProjectionFailureConformance,
+  describeProjectionLazyDecodingConformance,
   describeProjectionPartitionConformance,
   describeProjectionProcessingConformance,
   describeProjectionScopeConformance,
@@ -46,6 +48,7 @@ export function describeProjectionConformance(
 ): void {
   describeProjectionProcessingConformance(testApi, harness);
   describeProjectionScopeConformance(testApi, harness);
+  describeProjectionLazyDecodingConformance(testApi, harness);
   describeProjectionPartitionConformance(testApi, harness);
   describeProjectionFailureConformance(testApi, harness);
   describeProjectionStatusConformance(testApi, harness);
