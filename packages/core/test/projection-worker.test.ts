@@ -191,6 +191,20 @@ describe('ProjectionWorker', () => {
     await again;
   });
 
+  it('refuses to run with fewer segments than the lease table holds', async () => {
+    const store = createInMemoryEventStore();
+    const four = new ProjectionWorker(store, config('four'));
+    const stop = new AbortController();
+    const run = four.run({ name: 'mixed', handle() {} }, { signal: stop.signal });
+    await until(() => four.ownedSegments().length === 4);
+    const two = new ProjectionWorker(store, { ...config('two'), segments: 2 });
+    await expect(two.run({ name: 'mixed', handle() {} })).rejects.toBeInstanceOf(
+      InvalidConfigError,
+    );
+    stop.abort();
+    await run;
+  });
+
   it('a closed store stops the worker with StoreClosedError', async () => {
     const store = createInMemoryEventStore();
     const worker = new ProjectionWorker(store, config('closing'));

@@ -229,6 +229,15 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
         const { now, leases } = await store.readLeases!(tx, name);
         const expiresAt = now + leaseTtlMs;
         const rows = new Map(leases.map((lease) => [lease.key, lease]));
+        for (const lease of leases) {
+          const segment = /^s(0|[1-9][0-9]*)$/.exec(lease.key);
+          if (segment !== null && Number(segment[1]) >= segments) {
+            throw new InvalidConfigError(
+              'segments',
+              `is ${segments}, but projection ${JSON.stringify(name)} has a lease of segment ${segment[1]}: every worker of a projection must use the same number of segments`,
+            );
+          }
+        }
         const workers = new Set([workerId]);
         for (const lease of leases) {
           if (!lease.key.startsWith('w:') || lease.owner === null) continue;
