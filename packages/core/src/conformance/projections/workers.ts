@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { OperationAbortedError, ProjectionError } from '../../errors.js';
+import { ConnectionLostError, OperationAbortedError, ProjectionError } from '../../errors.js';
 import { ExpectedVersion } from '../../expected-version.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import { waitForProjection } from '../../projection/wait-for-projection.js';
@@ -11,9 +11,11 @@ import {
   deferred,
   itIf,
   makeEvent,
+  makeEvents,
   readCheckpoint,
   readWholeLog,
   type StreamSpec,
+  sleep,
   supportsConcurrentTransactions,
   uniqueStream,
   waitForLog,
@@ -154,6 +156,77 @@ export function describeProjectionWorkerConformance(
           }
           await runA;
           await runB;
+        }),
+    );
+
+    itIf(
+      api,
+      leases,
+      'workers joining, leaving and cut off while events are appended apply every event once',
+      NO_LEASES_REASON,
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          requireLeases(store);
+          const readModel = new CheckpointTableReadModel(store);
+          const projection = recordingProjection(readModel);
+          // A worker whose database connection is cut: every new transaction fails as a lost
+          // connection would, until it heals. Its leases expire meanwhile.
+          let cut = false;
+          const cutOff: EventStore<any> = Object.create(store);
+          cutOff.transaction = (fn, options) =>
+            cut
+              ? Promise.reject(new ConnectionLostError('test', 'cut off'))
+              : store.transaction(fn, options);
+          const runs: Promise<void>[] = [];
+          const start = (w: ProjectionWorker<any>): AbortController => {
+            const controller = new AbortController();
+            runs.push(w.run(projection, { signal: controller.signal }));
+            return controller;
+          };
+          const stops = [
+            start(worker(store, 'worker-a')),
+            start(
+              new ProjectionWorker(cutOff, {
+                segments: SEGMENTS,
+                leaseTtlMs: LEASE_TTL_MS,
+                heartbeatMs: HEARTBEAT_MS,
+                workerId: 'worker-c',
+                batchSize: 5,
+                pollIntervalMs: TEST_POLL_INTERVAL_MS,
+                retry: { maxRetries: 1000, initialDelayMs: 20, maxDelayMs: 50 },
+              }),
+            ),
+          ];
+          const eventIds: string[] = [];
+          try {
+            for (let round = 0; round < 12; round++) {
+              const result = await store.appendToStream(
+                ExpectedVersion.any(),
+                makeEvents(uniqueStream('chaos'), 2),
+              );
+              eventIds.push(...result.events.map((event) => event.eventId));
+              if (round === 2) stops.push(start(worker(store, 'worker-b')));
+              if (round === 4) {
+                // Cut off for longer than its leases last: the others take its segments over.
+                cut = true;
+                await sleep(LEASE_TTL_MS);
+              }
+              if (round === 6) stops[0]!.abort();
+              if (round === 11) cut = false;
+              if (round === 10) stops.push(start(worker(store, 'worker-d')));
+              await sleep(60);
+            }
+            const log = await waitForLog(store, eventIds);
+            await waitForProjection(store, projection, log.at(-1)!.checkpoint, {
+              timeoutMs: 20_000,
+              totalPartitions: SEGMENTS,
+            });
+            await readModel.assertApplied(log, (event) => eventIds.includes(event.eventId));
+          } finally {
+            cut = false;
+            for (const stop of stops) stop.abort();
+          }
+          await Promise.all(runs);
         }),
     );
 
