@@ -101,6 +101,10 @@ const drivers: FaultDriver[] = [
           max,
           onnotice: () => {},
           connection: { application_name: tag },
+          // postgres.js 3.4.9 fetches array types on a new connection; a kill during that query
+          // is an unhandled rejection inside the driver (the store never sees it). The store
+          // needs no fetched types: it binds arrays as literals.
+          fetch_types: false,
         });
         return {
           store: createPostgresJsEventStore(sql, { tables }),
