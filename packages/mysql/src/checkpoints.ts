@@ -53,3 +53,36 @@ export async function saveCheckpoint(
     [bytes(projectionName), position, position],
   );
 }
+
+/**
+ * Deletes a projection's checkpoint; returns whether there was one. The row lock makes it wait
+ * for a batch of that projection in flight. A placeholder row (position 0, left by a lock before
+ * the first save) means "no checkpoint" and stays. @internal
+ */
+export async function deleteCheckpoint(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  projectionName: string,
+): Promise<boolean> {
+  const header = await run(
+    conn,
+    `DELETE FROM ${t.checkpoints} WHERE projection_name = ? AND position <> 0`,
+    [bytes(projectionName)],
+  );
+  return header.affectedRows > 0;
+}
+
+/** Every saved checkpoint (placeholders excluded). @internal */
+export async function listCheckpoints(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+): Promise<{ projectionName: string; checkpoint: Checkpoint }[]> {
+  const rows = await selectRows(
+    conn,
+    `SELECT projection_name, position FROM ${t.checkpoints} WHERE position <> 0`,
+  );
+  return rows.map((row) => ({
+    projectionName: Buffer.isBuffer(row[0]) ? row[0].toString('utf8') : String(row[0]),
+    checkpoint: positionCheckpoint(toNumber(row[1])),
+  }));
+}

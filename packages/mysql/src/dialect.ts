@@ -20,7 +20,7 @@ import {
 } from '@pup/core/adapter';
 import { appendEvents, type BlockSource } from './append.js';
 import { burnBlocks, type HeldBlock, REFILL_BELOW, refillBlocks } from './blocks.js';
-import { getCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { deleteCheckpoint, getCheckpoint, listCheckpoints, saveCheckpoint } from './checkpoints.js';
 import {
   DATABASE,
   inTransaction,
@@ -357,6 +357,16 @@ export class MysqlDialect
     checkpoint: Checkpoint,
   ): Promise<void> {
     return saveCheckpoint(tx, this.t, projectionName, positionCheckpoints.parse(checkpoint)!);
+  }
+
+  deleteCheckpoint(tx: MysqlPoolConnection, projectionName: string): Promise<boolean> {
+    return deleteCheckpoint(tx, this.t, projectionName);
+  }
+
+  listCheckpoints(
+    tx: MysqlPoolConnection,
+  ): Promise<{ projectionName: string; checkpoint: Checkpoint }[]> {
+    return listCheckpoints(tx, this.t);
   }
 
   saveDeadLetter(tx: MysqlPoolConnection, deadLetter: DeadLetter): Promise<void> {

@@ -13,6 +13,12 @@ export interface CheckpointStatements {
   /** Names the checkpoints table in the lock key, so two stores on one server do not collide. */
   lockScope: string;
   save: Statement;
+  /** The projection's lock alone (without `asyncProjectionCommit`'s setting). */
+  lockOnly: Statement;
+  /** Deletes a projection's checkpoint, returning its name when there was one. */
+  delete: Statement;
+  /** Every saved checkpoint. */
+  list: Statement;
 }
 
 /** @internal */
@@ -36,6 +42,13 @@ export function checkpointStatements(
     save: statement(`INSERT INTO ${t.checkpoints} AS c (projection_name, checkpoint)
 VALUES ($1::text, $2::text)
 ON CONFLICT (projection_name) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`),
+    lockOnly: statement(
+      `SELECT pg_advisory_xact_lock(hashtextextended($2::text || '/' || $1::text, 0))`,
+    ),
+    delete: statement(
+      `DELETE FROM ${t.checkpoints} WHERE projection_name = $1::text RETURNING projection_name`,
+    ),
+    list: statement(`SELECT projection_name, checkpoint FROM ${t.checkpoints}`),
   };
 }
 
@@ -76,4 +89,34 @@ export async function saveCheckpoint<Tx>(
   checkpoint: Checkpoint,
 ): Promise<void> {
   await driver.query(tx, statements.save, [projectionName, checkpoint]);
+}
+
+/**
+ * Deletes a projection's checkpoint after taking its lock, so a batch of that projection running
+ * elsewhere finishes first. Returns whether there was one. @internal
+ */
+export async function deleteCheckpoint<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: CheckpointStatements,
+  tx: Tx,
+  projectionName: string,
+): Promise<boolean> {
+  const [, rows] = await driver.pipeline(tx, [
+    [statements.lockOnly, [projectionName, statements.lockScope]],
+    [statements.delete, [projectionName]],
+  ]);
+  return rows!.length > 0;
+}
+
+/** Every saved checkpoint. @internal */
+export async function listCheckpoints<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: CheckpointStatements,
+  tx: Tx,
+): Promise<{ projectionName: string; checkpoint: Checkpoint }[]> {
+  const rows = await driver.query(tx, statements.list, []);
+  return rows.map((row) => ({
+    projectionName: row[0] as string,
+    checkpoint: row[1] as Checkpoint,
+  }));
 }

@@ -22,7 +22,9 @@ import { type LogPosition, postgresCheckpoints } from './checkpoint-token.js';
 import {
   type CheckpointStatements,
   checkpointStatements,
+  deleteCheckpoint,
   getCheckpoint,
+  listCheckpoints,
   saveCheckpoint,
 } from './checkpoints.js';
 import { DATABASE, type PostgresDriver } from './driver.js';
@@ -195,6 +197,14 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
 
   saveCheckpoint(tx: Tx, projectionName: string, checkpoint: Checkpoint): Promise<void> {
     return saveCheckpoint(this.driver, this.checkpointStatements, tx, projectionName, checkpoint);
+  }
+
+  deleteCheckpoint(tx: Tx, projectionName: string): Promise<boolean> {
+    return deleteCheckpoint(this.driver, this.checkpointStatements, tx, projectionName);
+  }
+
+  listCheckpoints(tx: Tx): Promise<{ projectionName: string; checkpoint: Checkpoint }[]> {
+    return listCheckpoints(this.driver, this.checkpointStatements, tx);
   }
 
   async readProjectionBatch(

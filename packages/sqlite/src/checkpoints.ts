@@ -6,6 +6,8 @@ import type { QuotedTableNames } from './schema.js';
 export class CheckpointStatements {
   readonly get: SqliteStatement;
   readonly save: SqliteStatement;
+  readonly delete: SqliteStatement;
+  readonly list: SqliteStatement;
 
   constructor(db: SqliteDatabase, tables: QuotedTableNames) {
     this.get = db
@@ -16,6 +18,8 @@ export class CheckpointStatements {
         'VALUES (?, ?, ?) ON CONFLICT (projection_name) DO UPDATE SET ' +
         'checkpoint = excluded.checkpoint, updated_at = excluded.updated_at',
     );
+    this.delete = db.prepare(`DELETE FROM ${tables.checkpoints} WHERE projection_name = ?`);
+    this.list = db.prepare(`SELECT projection_name, checkpoint FROM ${tables.checkpoints}`).raw();
   }
 }
 
@@ -39,4 +43,22 @@ export function saveCheckpoint(
   checkpoint: Checkpoint,
 ): void {
   statements.save.run(projectionName, checkpoint, Date.now());
+}
+
+/** Deletes the checkpoint of a projection; returns whether there was one. */
+export function deleteCheckpoint(
+  statements: CheckpointStatements,
+  projectionName: string,
+): boolean {
+  return statements.delete.run(projectionName).changes > 0;
+}
+
+/** Every saved checkpoint. */
+export function listCheckpoints(
+  statements: CheckpointStatements,
+): { projectionName: string; checkpoint: Checkpoint }[] {
+  return (statements.list.all() as [string, string][]).map(([projectionName, checkpoint]) => ({
+    projectionName,
+    checkpoint,
+  }));
 }

@@ -23,7 +23,13 @@ import {
   type TransactionScope,
 } from '@pup/core/adapter';
 import { AppendStatements, appendEvents } from './append.js';
-import { CheckpointStatements, getCheckpoint, saveCheckpoint } from './checkpoints.js';
+import {
+  CheckpointStatements,
+  deleteCheckpoint,
+  getCheckpoint,
+  listCheckpoints,
+  saveCheckpoint,
+} from './checkpoints.js';
 import { type Connection, connectionOf } from './connection.js';
 import type { SqliteDatabase } from './driver.js';
 import { isBusy } from './errors.js';
@@ -279,6 +285,21 @@ export class SqliteDialect<D extends SqliteDatabase>
     return this.run(statements, call, () =>
       saveCheckpoint(statements.checkpoints, projectionName, checkpoint),
     );
+  }
+
+  deleteCheckpoint(tx: D, projectionName: string, call: DialectCall): Promise<boolean> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () =>
+      deleteCheckpoint(statements.checkpoints, projectionName),
+    );
+  }
+
+  listCheckpoints(
+    tx: D,
+    call: DialectCall,
+  ): Promise<{ projectionName: string; checkpoint: Checkpoint }[]> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => listCheckpoints(statements.checkpoints));
   }
 
   readProjectionBatch(
