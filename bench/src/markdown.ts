@@ -8,6 +8,14 @@ import { formatMiB, formatMs, formatRate } from './progress.js';
 import { SIDE_SHORT } from './report.js';
 import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
 
+/** Column names of the sides. */
+const SIDE_NAMES: Record<string, string> = {
+  pup: 'pup',
+  raw: 'raw',
+  rawPlus: 'raw+',
+  peer: 'peer',
+};
+
 function ratio(value: Ratio | undefined): string {
   if (value === undefined) return '—';
   if (value.pairs.length === 1) return value.median.toFixed(2);
@@ -55,6 +63,11 @@ function main(): void {
       out.push(
         `| ${r.workload} | ${r.size} | ${formatRate(r.pup?.eventsPerSec)} | ${formatRate(r.raw?.eventsPerSec)} | ${r.status === 'failed' ? `FAILED: ${r.reason}` : ratio(r.ratio)} | ${formatRate(r.rawPlus?.eventsPerSec)} | ${ratio(r.ratioPlus)} |${peerCells} ${goal(r)} | ${latency(r.pup)} | ${latency(r.raw)} |`,
       );
+    }
+    for (const r of rows) {
+      if (r.sides === undefined) continue;
+      const sides = Object.entries(r.sides).map(([side, what]) => `${SIDE_NAMES[side]} = ${what}`);
+      out.push('', `\`${r.workload}\`: ${sides.join('; ')}.`);
     }
     const rss = rows.find((r) => r.workload === 'catch-up-rss');
     if (rss !== undefined) {

@@ -28,7 +28,6 @@ export async function runWorkload(
   );
   const labels: Partial<Record<SideName, string>> = {};
   for (const side of sides) if (plan.labels?.[side] !== undefined) labels[side] = plan.labels[side];
-  if (sides.includes('peer') && labels.peer === undefined) labels.peer = target.peer!.name;
   const notes = [target.notes(workload.id)];
   if (sides.includes('peer')) notes.push(target.peer!.notes(workload.id));
   const note = notes.filter((n): n is string => n !== undefined).join('; ');
