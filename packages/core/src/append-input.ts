@@ -109,7 +109,7 @@ function encodeMetadata(
     json = JSON.stringify(value);
     // NUL and lone surrogates come out of JSON.stringify as \u escapes: only when the text has
     // one is it worth walking every key and string.
-    if (json !== undefined && json.includes('\\u')) JSON.stringify(value, metadataText);
+    if (json?.includes('\\u')) JSON.stringify(value, metadataText);
   } catch (error) {
     if (error instanceof MetadataTextError) {
       throw new InvalidEventError(
