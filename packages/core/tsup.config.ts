@@ -10,7 +10,9 @@ export default defineConfig({
   dts: true,
   clean: true,
   splitting: true,
-  sourcemap: true,
+  // No source maps in the published build: the tarball ships dist/ only, and a map would point at
+  // src/ files it does not contain.
+  sourcemap: false,
   target: 'node20',
   tsconfig: 'tsconfig.build.json',
 });

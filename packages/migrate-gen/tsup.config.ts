@@ -10,7 +10,9 @@ export default defineConfig({
   dts: { entry: { index: 'src/index.ts' } },
   define: { __PUP_MIGRATE_GEN_VERSION__: JSON.stringify(version) },
   clean: true,
-  sourcemap: true,
+  // No source maps in the published build: the tarball ships dist/ only, and a map would point at
+  // src/ files it does not contain.
+  sourcemap: false,
   target: 'node20',
   tsconfig: 'tsconfig.build.json',
 });
