@@ -17,6 +17,7 @@ const examples = [
   'multiple-projections/main.ts',
   'worker-pool/main.ts',
   'partitioned/launcher.ts',
+  'scaling-workers/launcher.ts',
   'scoped-projections/main.ts',
   'stop-resume/main.ts',
   'with-logging/main.ts',
