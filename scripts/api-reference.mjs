@@ -46,7 +46,9 @@ function firstSentence(text) {
     .replace(/\s+/g, ' ')
     .trim();
   const match = /^(.+?[.!?])(\s|$)/.exec(paragraph);
-  return (match ? match[1] : paragraph).replaceAll('|', '\\|');
+  // A first paragraph that introduces a list ends with a colon: the list is left out.
+  const sentence = (match ? match[1] : paragraph).replace(/:$/, ' (…).');
+  return sentence.replaceAll('|', '\\|');
 }
 
 function kindOf(symbol) {
