@@ -3,7 +3,9 @@
 // compact signature for functions and classes, and the first sentence of its TSDoc comment.
 //
 //   node scripts/api-reference.mjs          rewrite docs/api-reference.md
-//   node scripts/api-reference.mjs --check  fail (exit 1) when docs/api-reference.md is not current
+//   node scripts/api-reference.mjs --check  fail (exit 1) when docs/api-reference.md is not current,
+//                                           or when an exported name has no TSDoc comment
+//   node scripts/api-reference.mjs --undocumented  also list the exports without TSDoc
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -152,7 +154,12 @@ if (process.argv.includes('--check')) {
     );
     process.exit(1);
   }
-  console.log('docs/api-reference.md is current');
+  if (undocumented.length > 0) {
+    // The equivalent of a documentation generator's warnings treated as errors.
+    console.error(`exports without a TSDoc comment:\n  ${undocumented.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('docs/api-reference.md is current, and every export has TSDoc');
 } else {
   writeFileSync(output, page);
   console.log(`wrote docs/api-reference.md (${undocumented.length} exports without TSDoc)`);
