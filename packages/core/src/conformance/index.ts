@@ -1,4 +1,5 @@
 import { describeAppendConformance } from './groups/append.js';
+import { describeAppendToStreamConformance } from './groups/append-to-stream.js';
 import { describeBadInputConformance } from './groups/bad-input.js';
 import { describeCheckpointConformance } from './groups/checkpoints.js';
 import { describeCloseConformance } from './groups/close.js';
@@ -55,6 +56,7 @@ export function describeEventStoreConformance(
 ): void {
   testApi.describe(`pup event store conformance: ${harness.name}`, () => {
     describeAppendConformance(testApi, harness);
+    describeAppendToStreamConformance(testApi, harness);
     describeExpectedVersionConformance(testApi, harness);
     describeConcurrencyConformance(testApi, harness);
     describeStreamIdentityConformance(testApi, harness);
@@ -77,6 +79,7 @@ export function describeEventStoreConformance(
 }
 
 export { describeAppendConformance } from './groups/append.js';
+export { describeAppendToStreamConformance } from './groups/append-to-stream.js';
 export { describeBadInputConformance } from './groups/bad-input.js';
 export { describeCheckpointConformance } from './groups/checkpoints.js';
 export { describeCloseConformance } from './groups/close.js';
