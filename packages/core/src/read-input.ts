@@ -1,3 +1,4 @@
+import type { StoredEventRow } from './adapter/dialect.js';
 import { InvalidArgumentError } from './errors.js';
 import { applyReadRules, type ResolvedEventOptions } from './event-options.js';
 import { inputLimits, textProblem } from './input-limits.js';
@@ -154,27 +155,6 @@ export function validateCheckpoint(checkpoint: Checkpoint): Checkpoint {
     throw new InvalidArgumentError('checkpoint', 'must be a non-empty checkpoint string');
   }
   return checkpoint;
-}
-
-/** An event row as an adapter read it, with driver values already turned into numbers. */
-export interface StoredEventRow {
-  globalPosition: number;
-  checkpoint: Checkpoint;
-  boundedContext: string;
-  aggregateType: string;
-  aggregateId: string;
-  aggregateVersion: number;
-  eventId: string;
-  eventType: string;
-  eventVersion: number;
-  payload: Uint8Array;
-  /** JSON text, an already parsed object, or null. */
-  metadata: string | Record<string, unknown> | null;
-  traceId: string | null;
-  correlationId: string | null;
-  causationId: string | null;
-  /** A Date, or milliseconds since the epoch. */
-  createdAt: Date | number;
 }
 
 /**

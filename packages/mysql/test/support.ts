@@ -1,17 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TableNames } from '@pup/core';
-import type {
-  ConformanceHarness,
-  ConformanceStore,
-  CrashWorkerCommand,
-} from '@pup/core/conformance';
+import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance';
 import mysql from 'mysql2/promise';
 import { afterAll, inject } from 'vitest';
+import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import {
   createMysqlEventStore,
   type MysqlEventStore,
@@ -188,44 +180,6 @@ export async function createTestStore(
   };
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const coreSources = join(here, '../../core/src');
-
-/**
- * The command that runs the crash worker with tsx, mapping `@pup/core` (and its subpaths) to
- * core's sources as vitest does. One process (`node --import tsx`), so SIGKILL reaches the worker.
- */
-export function crashWorkerCommand(env: Record<string, string>): {
-  worker: CrashWorkerCommand;
-  dispose: () => void;
-} {
-  const workerUrl = new URL('./crash-worker.ts', import.meta.url);
-  const loader = createRequire(workerUrl).resolve('tsx');
-  const dir = mkdtempSync(join(tmpdir(), 'pup-mysql-crash-'));
-  const tsconfig = join(dir, 'tsconfig.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(here, '../../../tsconfig.base.json'),
-      compilerOptions: {
-        paths: {
-          '@pup/core': [join(coreSources, 'index.ts')],
-          '@pup/core/adapter': [join(coreSources, 'adapter/index.ts')],
-          '@pup/core/conformance': [join(coreSources, 'conformance/index.ts')],
-        },
-      },
-    }),
-  );
-  return {
-    worker: {
-      command: process.execPath,
-      args: ['--import', pathToFileURL(loader).href, fileURLToPath(workerUrl)],
-      env: { ...env, TSX_TSCONFIG_PATH: tsconfig },
-    },
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
 /** The conformance harness: every store in a database of its own. */
 export function mysqlHarness(): ConformanceHarness<MysqlPoolConnection> {
   return {
@@ -234,10 +188,13 @@ export function mysqlHarness(): ConformanceHarness<MysqlPoolConnection> {
     capabilities: { concurrentTransactions: true, waitForEvents: true, crashRecovery: true },
     crashWorker: (subject) => {
       const { store } = subject as TestStore;
-      const { worker, dispose } = crashWorkerCommand({
-        PUP_CRASH_MYSQL_URL: mysqlUrl(),
-        PUP_CRASH_MYSQL_TABLES: JSON.stringify(store.tables),
-      });
+      const { worker, dispose } = crashWorkerCommand(
+        new URL('./crash-worker.ts', import.meta.url),
+        {
+          PUP_CRASH_MYSQL_URL: mysqlUrl(),
+          PUP_CRASH_MYSQL_TABLES: JSON.stringify(store.tables),
+        },
+      );
       const cleanup = subject.cleanup;
       subject.cleanup = async () => {
         dispose();
