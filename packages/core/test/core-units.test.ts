@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  derivedIdentifier,
+  derivedTableName,
   isUuid,
   positionCheckpoint,
   positionCheckpoints,
@@ -69,6 +71,31 @@ describe('table names', () => {
     expect(() => resolveTableNames({ events: 'same', checkpoints: 'SAME' })).toThrow(
       InvalidConfigError,
     );
+  });
+
+  it('rejects a configured name that is the name of a derived table, on any adapter', () => {
+    for (const tables of [
+      { aggregateHeads: 'events_meta' },
+      { events: 'app.log', checkpoints: 'app.LOG_META' },
+      { aggregateHeads: 'projection_checkpoints_leases' },
+      { events: 'projection_checkpoints_dead_letters' },
+    ]) {
+      expect(() => resolveTableNames(tables)).toThrow(InvalidConfigError);
+    }
+    expect(() =>
+      resolveTableNames({ aggregateHeads: 'events_blocks' }, { blocks: ['events', 'blocks'] }),
+    ).toThrow(InvalidConfigError);
+    // Another schema is another table.
+    expect(resolveTableNames({ events: 'a.log', checkpoints: 'b.log_meta' }).checkpoints).toBe(
+      'b.log_meta',
+    );
+  });
+
+  it('derives names that fit 63 characters from names of any valid length', () => {
+    const long = 'e'.repeat(63);
+    expect(derivedTableName(`s.${long}`, 'meta')).toEqual(['s', `${'e'.repeat(58)}_meta`]);
+    expect(derivedIdentifier('events', 'meta')).toBe('events_meta');
+    expect(resolveTableNames({ events: long }).events).toBe(long);
   });
 
   it('validates serializer and logger options', () => {

@@ -1,9 +1,13 @@
-import { InvalidConfigError, type TableNames } from '@pup/core';
-import { parseQualifiedName, resolveTableNames } from '@pup/core/adapter';
+import type { TableNames } from '@pup/core';
+import {
+  type DerivedTable,
+  derivedIdentifier,
+  derivedTableName,
+  derivedTables,
+  parseQualifiedName,
+  resolveTableNames,
+} from '@pup/core/adapter';
 import { BLOCK_SIZE, FIRST_BLOCKS } from './blocks.js';
-
-/** MySQL's longest identifier. */
-const MAX_IDENTIFIER_LENGTH = 64;
 
 /** Version of the schema this package creates; recorded in the meta table. */
 export const SCHEMA_VERSION = 1;
@@ -37,64 +41,38 @@ function quote(part: string): string {
   return `\`${part}\``;
 }
 
-/** `<table>_<suffix>`, shortened to fit MySQL's 64-character identifiers. */
-function derivedName(table: string, suffix: string): string {
-  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - 1)}_${suffix}`;
+/** A derived table's parts, quoted. */
+function quoteParts(parts: readonly string[]): string {
+  return parts.map(quote).join('.');
 }
+
+/** MySQL's own derived table: the pool of free position blocks, beside the events table. */
+const BLOCKS_TABLE: DerivedTable = ['events', 'blocks'];
 
 /**
  * Validates the table names and derives every name the SQL needs.
  * @throws {InvalidConfigError} on an invalid or repeated table name, or one that collides with a
- * table the store derives from the events table.
+ * table the store derives.
  * @internal
  */
 export function mysqlTables(tables?: Partial<TableNames> | null): MysqlTables {
-  const names = resolveTableNames(tables);
+  const names = resolveTableNames(tables, { blocks: BLOCKS_TABLE });
   const events = parseQualifiedName(names.events, 'tables.events');
   const eventsTable = events[events.length - 1]!;
-  const schema = events.length === 2 ? events[0] : undefined;
-  const derived = (suffix: string): string[] =>
-    schema === undefined
-      ? [derivedName(eventsTable, suffix)]
-      : [schema, derivedName(eventsTable, suffix)];
-  const blocks = derived('blocks');
-  const meta = derived('meta');
-  const lower = (parts: string[]) => parts.join('.').toLowerCase();
-  for (const key of ['aggregateHeads', 'checkpoints'] as const) {
-    const parts = parseQualifiedName(names[key], `tables.${key}`);
-    const own = lower(parts.length === 1 && schema !== undefined ? [schema, ...parts] : parts);
-    if (own === lower(blocks) || own === lower(meta)) {
-      throw new InvalidConfigError(
-        `tables.${key}`,
-        `${JSON.stringify(names[key])} is the name of a table the store derives from tables.events`,
-      );
-    }
-  }
-  const checkpoints = parseQualifiedName(names.checkpoints, 'tables.checkpoints');
+  const derived = ([base, suffix]: DerivedTable) =>
+    quoteParts(derivedTableName(names[base], suffix));
   return {
     names,
-    events: events.map(quote).join('.'),
-    aggregateHeads: parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')
-      .map(quote)
-      .join('.'),
-    checkpoints: checkpoints.map(quote).join('.'),
-    leases: [
-      ...checkpoints.slice(0, -1),
-      derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
-    ]
-      .map(quote)
-      .join('.'),
-    deadLetters: [
-      ...checkpoints.slice(0, -1),
-      derivedName(checkpoints[checkpoints.length - 1]!, 'dead_letters'),
-    ]
-      .map(quote)
-      .join('.'),
-    blocks: blocks.map(quote).join('.'),
-    meta: meta.map(quote).join('.'),
+    events: quoteParts(events),
+    aggregateHeads: quoteParts(parseQualifiedName(names.aggregateHeads, 'tables.aggregateHeads')),
+    checkpoints: quoteParts(parseQualifiedName(names.checkpoints, 'tables.checkpoints')),
+    leases: derived(derivedTables.leases),
+    deadLetters: derived(derivedTables.deadLetters),
+    blocks: derived(BLOCKS_TABLE),
+    meta: derived(derivedTables.meta),
     plainEvents: events.join('.'),
-    eventIdKey: derivedName(eventsTable, 'event_id'),
-    streamVersionKey: derivedName(eventsTable, 'stream_version'),
+    eventIdKey: derivedIdentifier(eventsTable, 'event_id'),
+    streamVersionKey: derivedIdentifier(eventsTable, 'stream_version'),
   };
 }
 

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { SchemaVersionError, type TableNames } from '@pup/core';
-import { parseQualifiedName, resolveTableNames } from '@pup/core/adapter';
+import {
+  derivedIdentifier,
+  derivedTableName,
+  derivedTables,
+  parseQualifiedName,
+  resolveTableNames,
+} from '@pup/core/adapter';
 import { type PostgresDriver, statement } from './driver.js';
 
 const MAX_IDENTIFIER_LENGTH = 63;
@@ -43,13 +49,18 @@ function quote(part: string): string {
 }
 
 /** `<table>_<suffix>`, shortened to fit PostgreSQL's 63-character identifiers. */
-function derivedName(table: string, suffix: string): string {
-  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - 1)}_${suffix}`;
+const derivedName = derivedIdentifier;
+
+/** A derived table (see `derivedTables`), quoted. */
+function quoteDerived(names: TableNames, table: keyof typeof derivedTables): string {
+  const [base, suffix] = derivedTables[table];
+  return derivedTableName(names[base], suffix).map(quote).join('.');
 }
 
 /**
  * Validates the table names and derives every name the SQL needs.
- * @throws {InvalidConfigError} on an invalid or repeated table name.
+ * @throws {InvalidConfigError} on an invalid or repeated table name, or one that collides with a
+ * table the store derives.
  * @internal
  */
 export function postgresTables(tables?: Partial<TableNames> | null): PostgresTables {
@@ -69,19 +80,9 @@ export function postgresTables(tables?: Partial<TableNames> | null): PostgresTab
       .map(quote)
       .join('.'),
     checkpoints: checkpoints.map(quote).join('.'),
-    leases: [
-      ...checkpoints.slice(0, -1),
-      derivedName(checkpoints[checkpoints.length - 1]!, 'leases'),
-    ]
-      .map(quote)
-      .join('.'),
-    deadLetters: [
-      ...checkpoints.slice(0, -1),
-      derivedName(checkpoints[checkpoints.length - 1]!, 'dead_letters'),
-    ]
-      .map(quote)
-      .join('.'),
-    meta: [...events.slice(0, -1), derivedName(eventsTable, 'meta')].map(quote).join('.'),
+    leases: quoteDerived(names, 'leases'),
+    deadLetters: quoteDerived(names, 'deadLetters'),
+    meta: quoteDerived(names, 'meta'),
     streamVersionConstraint: derivedName(eventsTable, 'stream_version_key'),
     eventIdConstraint: derivedName(eventsTable, 'event_id_key'),
     channel,

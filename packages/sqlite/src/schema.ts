@@ -1,5 +1,10 @@
 import type { TableNames } from '@pup/core';
-import { quoteQualifiedName, resolveTableNames } from '@pup/core/adapter';
+import {
+  derivedTableName,
+  derivedTables,
+  quoteQualifiedName,
+  resolveTableNames,
+} from '@pup/core/adapter';
 
 /** The three table names, validated and quoted for SQLite (`"main"."events"`). */
 export interface QuotedTableNames {
@@ -20,6 +25,14 @@ export interface QuotedTableNames {
  */
 export const SCHEMA_VERSION = 1;
 
+/** A derived table (see `derivedTables`), quoted for SQLite. */
+function quoteDerived(names: TableNames, table: keyof typeof derivedTables): string {
+  const [base, suffix] = derivedTables[table];
+  return derivedTableName(names[base], suffix)
+    .map((part) => `"${part}"`)
+    .join('.');
+}
+
 /**
  * Validates table names (filling in defaults) and quotes them for SQLite.
  * @throws {InvalidConfigError} on an invalid or repeated name.
@@ -30,9 +43,9 @@ export function quoteTableNames(tables?: Partial<TableNames> | null): QuotedTabl
     events: quoteQualifiedName(names.events, '"', 'tables.events'),
     aggregateHeads: quoteQualifiedName(names.aggregateHeads, '"', 'tables.aggregateHeads'),
     checkpoints: quoteQualifiedName(names.checkpoints, '"', 'tables.checkpoints'),
-    meta: quoteQualifiedName(`${names.events}_meta`, '"', 'tables.events'),
-    leases: quoteQualifiedName(`${names.checkpoints}_leases`, '"', 'tables.checkpoints'),
-    deadLetters: quoteQualifiedName(`${names.checkpoints}_dead_letters`, '"', 'tables.checkpoints'),
+    meta: quoteDerived(names, 'meta'),
+    leases: quoteDerived(names, 'leases'),
+    deadLetters: quoteDerived(names, 'deadLetters'),
   };
 }
 

@@ -166,6 +166,27 @@ describe('migrate', () => {
     expect(() => sqliteSchemaSql({ events: 'my events' })).toThrow(InvalidConfigError);
   });
 
+  it('takes table names of the longest valid length (derived tables shortened to fit)', async () => {
+    const { db, dispose } = openDatabase('memory');
+    cleanups.push(dispose);
+    const events = 'e'.repeat(63);
+    const store = createSqliteEventStore(db, { tables: { events } });
+    cleanups.push(() => store.close());
+    await store.migrate();
+    const stream = newStream('long-names');
+    await store.appendToStream(ExpectedVersion.noStream(), eventsOf(stream, 2));
+    expect(countRows(db, events)).toBe(2);
+    expect(
+      db
+        .prepare(`SELECT value FROM "${'e'.repeat(58)}_meta" WHERE name = 'schema_version'`)
+        .pluck()
+        .get(),
+    ).toBe(SCHEMA_VERSION);
+    expect(() => createSqliteEventStore(db, { tables: { aggregateHeads: 'events_meta' } })).toThrow(
+      InvalidConfigError,
+    );
+  });
+
   it('works end to end with schema-qualified custom names', async () => {
     const tables = {
       events: 'main.pup_events',

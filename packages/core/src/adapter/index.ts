@@ -14,7 +14,11 @@ export { type ResolvedEventStoreOptions, resolveEventStoreOptions } from '../opt
 export { fnv1a32 } from '../projection/partition.js';
 export { decodeEvent, MAX_READ_LIMIT } from '../read-input.js';
 export {
+  type DerivedTable,
   defaultTableNames,
+  derivedIdentifier,
+  derivedTableName,
+  derivedTables,
   parseQualifiedName,
   quoteQualifiedName,
   resolveTableNames,
