@@ -41,6 +41,32 @@ describe('appendToStream', () => {
     ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('gives up at its timeout while it waits, and writes nothing', async () => {
+    const store = createInMemoryEventStore();
+    let release!: () => void;
+    // The in-memory store queues transactions: hold the queue so the append has to wait.
+    const holding = store.transaction(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    const started = Date.now();
+    const error = await store
+      .appendToStream(ExpectedVersion.any(), [event], { timeoutMs: 30 })
+      .catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error).toBeInstanceOf(OperationAbortedError);
+    expect(error).toMatchObject({ code: 'ABORTED', timedOut: true });
+    release();
+    await holding;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.countRows().events).toBe(0);
+    await expect(
+      store.appendToStream(ExpectedVersion.any(), [event], { timeoutMs: -1 }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
   it('inside a transaction callback it joins that transaction', async () => {
     const store = createInMemoryEventStore();
     await expect(

@@ -199,6 +199,12 @@ describe('sqlite: several connections on one file in one process', () => {
       .appendToStream(ExpectedVersion.noStream(), eventsOf(newStream()), { signal: abort.signal })
       .catch((e: unknown) => e);
     expect(aborted).toBeInstanceOf(OperationAbortedError);
+    // And at its timeout.
+    const timedOut = await a!.store
+      .appendToStream(ExpectedVersion.noStream(), eventsOf(newStream()), { timeoutMs: 50 })
+      .catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(OperationAbortedError);
+    expect((timedOut as OperationAbortedError).timedOut).toBe(true);
     release();
     await holder;
     await sleep(50);

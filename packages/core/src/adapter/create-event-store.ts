@@ -47,6 +47,7 @@ import type {
 import type {
   AppendOutcome,
   DialectCall,
+  DialectProjectionBatch,
   EventStoreDialect,
   StoredEventRow,
   TransactionScope,
@@ -419,21 +420,31 @@ export function createEventStore<
     assertTransaction(tx);
     const call = callFor(tx);
     try {
-      if (dialect.readProjectionBatch !== undefined) {
-        const batch = await dialect.readProjectionBatch(tx, projectionName, limit, call);
-        return { entries: batch.rows, decode: decodeRow };
-      }
-      const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
-      const rows = await dialect.readEvents(
-        tx,
-        storedPosition(projectionName, checkpoint),
-        limit,
-        call,
-      );
-      return { entries: rows, decode: decodeRow };
+      const batch = await readBatchRows(tx, projectionName, limit, call);
+      return { entries: batch.rows, decode: decodeRow };
     } catch (error) {
       throw toPupError(error);
     }
+  };
+
+  /**
+   * A projection batch's rows: the dialect's one-call read when it has one, else the locked
+   * checkpoint and the events after it.
+   */
+  const readBatchRows = (
+    tx: Tx,
+    projectionName: string,
+    limit: number,
+    call: DialectCall,
+  ): Promise<DialectProjectionBatch> => {
+    if (dialect.readProjectionBatch !== undefined) {
+      return dialect.readProjectionBatch(tx, projectionName, limit, call);
+    }
+    return (async () => {
+      const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
+      const position = storedPosition(projectionName, checkpoint);
+      return { checkpoint, rows: await dialect.readEvents(tx, position, limit, call) };
+    })();
   };
 
   /** The position of a checkpoint read back from the database. */
@@ -651,31 +662,33 @@ export function createEventStore<
       appendOptions?: AppendToStreamOptions,
     ): Promise<AppendResult> {
       assertOpen();
-      const signal = appendOptions?.signal;
-      if (
-        appendOptions !== undefined &&
-        appendOptions !== null &&
-        (typeof appendOptions !== 'object' || (signal !== undefined && !isAbortSignal(signal)))
-      ) {
-        throw new InvalidArgumentError('options', 'appendToStream takes { signal? }');
-      }
+      checkDeadlineOptions(appendOptions, 'appendToStream');
       const prepared = prepareAppend(expected, events, serializer, undefined, eventOptions);
-      if (signal?.aborted)
-        throw new OperationAbortedError('appendToStream', { cause: signal.reason });
       const outer = findScope(key);
       if (dialect.appendToStream === undefined || outer?.active) {
-        return store.transaction((tx) => {
-          if (signal?.aborted) {
-            throw new OperationAbortedError('appendToStream', { cause: signal.reason });
-          }
-          return appendPrepared(tx, prepared);
-        });
+        // Its own store transaction (or a savepoint of the caller's), with the same deadline.
+        return store.transaction((tx) => appendPrepared(tx, prepared), appendOptions ?? undefined);
       }
+      const deadline = startDeadline(appendOptions, 'appendToStream');
       let outcome: AppendOutcome;
       try {
-        outcome = await dialect.appendToStream(prepared, signal === undefined ? {} : { signal });
+        const sent = dialect.appendToStream(
+          prepared,
+          deadline === undefined ? {} : { signal: deadline.signal },
+        );
+        outcome = deadline === undefined ? await sent : await deadline.race(sent);
       } catch (error) {
+        if (error === GAVE_UP) {
+          // The statement may have reached the server: its outcome is unknown.
+          throw new OperationAbortedError('appendToStream', {
+            cause: deadline!.signal.reason,
+            timedOut: deadline!.timedOut,
+            commitUnknown: true,
+          });
+        }
         throw toPupError(error);
+      } finally {
+        deadline?.dispose();
       }
       const result = appendResult(prepared, outcome);
       waiter.wakeAll();
@@ -758,14 +771,8 @@ export function createEventStore<
       assertTransaction(tx);
       const call = callFor(tx);
       try {
-        if (dialect.readProjectionBatch !== undefined) {
-          const batch = await dialect.readProjectionBatch(tx, projectionName, limit, call);
-          return { checkpoint: batch.checkpoint, events: decodeRows(batch.rows) };
-        }
-        const checkpoint = await dialect.getCheckpoint(tx, projectionName, true, call);
-        const position = storedPosition(projectionName, checkpoint);
-        const rows = await dialect.readEvents(tx, position, limit, call);
-        return { checkpoint, events: decodeRows(rows) };
+        const batch = await readBatchRows(tx, projectionName, limit, call);
+        return { checkpoint: batch.checkpoint, events: decodeRows(batch.rows) };
       } catch (error) {
         throw toPupError(error);
       }
