@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { resolveTestDatabase } from '../../core/test/support/test-database.js';
 import { packageRoot, requireHere, workspacePackages } from './paths.js';
 
 declare module 'vitest' {
@@ -29,18 +30,6 @@ async function postgresAnswers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** `PUP_TEST_POSTGRES_URL`, else the well-known local server; a run without one fails loudly. */
-async function postgresUrl(): Promise<string> {
-  const fromEnv = process.env[POSTGRES_VARIABLE];
-  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : POSTGRES_DEFAULT_URL;
-  if (!(await postgresAnswers(url))) {
-    throw new Error(
-      `No PostgreSQL answers at ${url}: set ${POSTGRES_VARIABLE} to the URL of a server the @pup/migrate-gen tests may create schemas on`,
-    );
-  }
-  return url;
 }
 
 /** Builds this package when a built file is missing or older than a source of it. */
@@ -83,18 +72,6 @@ async function mysqlAnswers(url: string): Promise<boolean> {
   }
 }
 
-/** `PUP_TEST_MYSQL_URL`, else the well-known local server; a run without one fails loudly. */
-async function mysqlUrl(): Promise<string> {
-  const fromEnv = process.env[MYSQL_VARIABLE];
-  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : MYSQL_DEFAULT_URL;
-  if (!(await mysqlAnswers(url))) {
-    throw new Error(
-      `No MySQL or MariaDB answers at ${url}: set ${MYSQL_VARIABLE} to the URL of a server the @pup/migrate-gen tests may create databases on`,
-    );
-  }
-  return url;
-}
-
 /**
  * Builds this package (its tests run the built command; turbo builds only the dependencies
  * first), checks that the adapters are built, and resolves the test databases.
@@ -108,6 +85,21 @@ export default async function setup(project: TestProject): Promise<void> {
     }
   }
   ensureBuilt();
-  project.provide('postgresUrl', await postgresUrl());
-  project.provide('mysqlUrl', await mysqlUrl());
+  // The environment's server, else the well-known local one; a run without one fails loudly.
+  const postgres = await resolveTestDatabase({
+    database: 'PostgreSQL',
+    packageName: '@pup/migrate-gen',
+    variable: POSTGRES_VARIABLE,
+    localUrl: POSTGRES_DEFAULT_URL,
+    answers: postgresAnswers,
+  });
+  const mysql = await resolveTestDatabase({
+    database: 'MySQL or MariaDB',
+    packageName: '@pup/migrate-gen',
+    variable: MYSQL_VARIABLE,
+    localUrl: MYSQL_DEFAULT_URL,
+    answers: mysqlAnswers,
+  });
+  project.provide('postgresUrl', postgres.url);
+  project.provide('mysqlUrl', mysql.url);
 }
