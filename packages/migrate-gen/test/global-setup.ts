@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureBuilt } from '../../core/test/support/dist.js';
 import { resolveTestDatabase } from '../../core/test/support/test-database.js';
-import { packageRoot, requireHere, workspacePackages } from './paths.js';
+import { packageRoot, workspacePackages } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,30 +29,6 @@ async function postgresAnswers(url: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => {});
-  }
-}
-
-/** Builds this package when a built file is missing or older than a source of it. */
-function ensureBuilt(): void {
-  const sources = [
-    ...readdirSync(join(packageRoot, 'src')).map((file) => join(packageRoot, 'src', file)),
-    join(packageRoot, 'package.json'),
-    join(packageRoot, 'tsup.config.ts'),
-  ];
-  const newestSource = Math.max(...sources.map((file) => statSync(file).mtimeMs));
-  const built = ['index.js', 'index.cjs', 'index.d.ts', 'cli.js'].map((file) =>
-    join(packageRoot, 'dist', file),
-  );
-  if (built.every((file) => existsSync(file) && statSync(file).mtimeMs >= newestSource)) return;
-  try {
-    execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
-      cwd: packageRoot,
-      encoding: 'utf8',
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`Building @pup/migrate-gen failed:\n${stdout ?? ''}${stderr ?? ''}`);
   }
 }
 
@@ -84,7 +60,11 @@ export default async function setup(project: TestProject): Promise<void> {
       );
     }
   }
-  ensureBuilt();
+  ensureBuilt(
+    packageRoot,
+    ['index.js', 'index.cjs', 'index.d.ts', 'cli.js'],
+    ['package.json', 'tsup.config.ts'],
+  );
   // The environment's server, else the well-known local one; a run without one fails loudly.
   const postgres = await resolveTestDatabase({
     database: 'PostgreSQL',

@@ -1,60 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, hidingPreload } from '../../core/test/support/dist.js';
 import { adminQuery, dropDatabase, mysqlUrl, uniqueDatabase } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const requireHere = createRequire(join(root, 'package.json'));
-
-/** Builds the package when dist is missing or older than a source file. */
-function ensureBuilt(): void {
-  const newestSource = Math.max(
-    ...readdirSync(join(root, 'src')).map((f) => statSync(join(root, 'src', f)).mtimeMs),
-  );
-  const built = ['index.js', 'index.cjs'].map((f) => join(dist, f));
-  if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newestSource)) return;
-  execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
-    cwd: root,
-    stdio: 'pipe',
-  });
-}
-
-/** Preload that makes mysql2 impossible to load, from ESM and from CommonJS. */
-const HIDE_MYSQL2 = `
-import Module, { register } from 'node:module';
-const isHidden = (s) => s === 'mysql2' || s.startsWith('mysql2/');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (isHidden(request)) {
-    const error = new Error("Cannot find module '" + request + "' (hidden by the test)");
-    error.code = 'MODULE_NOT_FOUND';
-    throw error;
-  }
-  return resolve.call(this, request, ...rest);
-};
-register('data:text/javascript,' + encodeURIComponent(\`
-  export async function resolve(specifier, context, next) {
-    if (specifier === 'mysql2' || specifier.startsWith('mysql2/')) {
-      const error = new Error("Cannot find package '" + specifier + "' (hidden by the test)");
-      error.code = 'ERR_MODULE_NOT_FOUND';
-      throw error;
-    }
-    return next(specifier, context);
-  }\`));
-`;
 
 const WITHOUT_DRIVER = `
 import { createRequire } from 'node:module';
@@ -96,7 +52,7 @@ console.log(JSON.stringify({ results }));
 describe('the built package', () => {
   let dir: string;
   beforeAll(() => {
-    ensureBuilt();
+    ensureBuilt(root);
     dir = mkdtempSync(join(tmpdir(), 'pup-mysql-dist-'));
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,7 +65,7 @@ describe('the built package', () => {
   });
 
   it('loads (ESM and CommonJS) without mysql2 installed', () => {
-    writeFileSync(join(dir, 'hide.mjs'), HIDE_MYSQL2);
+    writeFileSync(join(dir, 'hide.mjs'), hidingPreload('mysql2'));
     writeFileSync(join(dir, 'without.mjs'), WITHOUT_DRIVER);
     const output = execFileSync(
       process.execPath,

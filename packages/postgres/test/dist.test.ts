@@ -1,63 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, hidingPreload } from '../../core/test/support/dist.js';
 import { admin, postgresUrl, uniqueSchema } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const requireHere = createRequire(join(root, 'package.json'));
-
-/** Builds the package when dist is missing or older than a source file (turbo builds deps only). */
-function ensureBuilt(): void {
-  const newestSource = Math.max(
-    ...readdirSync(join(root, 'src')).map((f) => statSync(join(root, 'src', f)).mtimeMs),
-  );
-  const built = ['index.js', 'index.cjs'].map((f) => join(dist, f));
-  if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newestSource)) return;
-  execFileSync(process.execPath, [requireHere.resolve('tsup/dist/cli-default.js')], {
-    cwd: root,
-    stdio: 'pipe',
-  });
-}
-
-/** Preload that makes a driver package impossible to load, from ESM and from CommonJS. */
-function hidingPreload(hidden: string): string {
-  return `
-import Module, { register } from 'node:module';
-const hidden = ${JSON.stringify(hidden)};
-const isHidden = (s) => s === hidden || s.startsWith(hidden + '/');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (isHidden(request)) {
-    const error = new Error("Cannot find module '" + request + "' (hidden by the test)");
-    error.code = 'MODULE_NOT_FOUND';
-    throw error;
-  }
-  return resolve.call(this, request, ...rest);
-};
-register('data:text/javascript,' + encodeURIComponent(\`
-  export async function resolve(specifier, context, next) {
-    if (specifier === \${JSON.stringify(hidden)} || specifier.startsWith(\${JSON.stringify(hidden + '/')})) {
-      const error = new Error("Cannot find package '" + specifier + "' (hidden by the test)");
-      error.code = 'ERR_MODULE_NOT_FOUND';
-      throw error;
-    }
-    return next(specifier, context);
-  }\`));
-`;
-}
 
 /** A program using one driver, loaded through the built package (ESM and CommonJS). */
 function program(driver: 'pg' | 'postgres'): string {
@@ -110,7 +63,7 @@ console.log(JSON.stringify({ hiddenLoad, results }));
 describe('the built package', () => {
   let dir: string;
   beforeAll(() => {
-    ensureBuilt();
+    ensureBuilt(root);
     dir = mkdtempSync(join(tmpdir(), 'pup-dist-'));
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
