@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { TableNames } from '@pup/core';
 import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance';
 import mysql from 'mysql2/promise';
 import { afterAll, inject } from 'vitest';
+import { qualifyTables, uniqueNamespace } from '../../core/test/support/table-names.js';
+
+export { qualifyTables };
+
 import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import {
   createMysqlEventStore,
@@ -17,34 +20,7 @@ export function mysqlUrl(): string {
 }
 
 /** A database name no other test uses. */
-export function uniqueDatabase(): string {
-  return `pup_t_${randomBytes(6).toString('hex')}`;
-}
-
-const DEFAULT_TABLES: TableNames = {
-  events: 'events',
-  aggregateHeads: 'aggregate_heads',
-  checkpoints: 'projection_checkpoints',
-};
-
-/**
- * Qualifies every unqualified table name (defaults included) with `database`; anything else
- * (names with a dot, non-strings, unknown keys) reaches the factory unchanged, so invalid options
- * still fail with the factory's own error.
- */
-export function qualifyTables(
-  database: string,
-  tables: Partial<TableNames> | undefined | null,
-): Record<string, unknown> | undefined | null {
-  if (tables !== undefined && tables !== null && typeof tables !== 'object') return tables;
-  const all: Record<string, unknown> = { ...DEFAULT_TABLES, ...(tables ?? {}) };
-  for (const [key, name] of Object.entries(all)) {
-    if (typeof name === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      all[key] = `${database}.${name}`;
-    }
-  }
-  return all;
-}
+export const uniqueDatabase = uniqueNamespace;
 
 /** `db.table` quoted for raw SQL. */
 export function quoted(name: string): string {

@@ -1,9 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import type { EventStoreOptions, TableNames } from '@pup/core';
 import type { ConformanceHarness, ConformanceStore } from '@pup/core/conformance';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
+import { qualifyTables, uniqueNamespace } from '../../core/test/support/table-names.js';
+
+export { qualifyTables };
+
 import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
 import {
   createPgEventStore,
@@ -18,34 +21,7 @@ export function postgresUrl(): string {
 }
 
 /** A schema name no other test uses. */
-export function uniqueSchema(): string {
-  return `pup_t_${randomBytes(6).toString('hex')}`;
-}
-
-const DEFAULT_TABLES: TableNames = {
-  events: 'events',
-  aggregateHeads: 'aggregate_heads',
-  checkpoints: 'projection_checkpoints',
-};
-
-/**
- * Qualifies every unqualified table name (defaults included) with `schema`; anything else (names
- * with a dot, non-strings, unknown keys) reaches the factory unchanged, so invalid options still
- * fail with the factory's own error.
- */
-export function qualifyTables(
-  schema: string,
-  tables: Partial<TableNames> | undefined | null,
-): Record<string, unknown> | undefined | null {
-  if (tables !== undefined && tables !== null && typeof tables !== 'object') return tables;
-  const all: Record<string, unknown> = { ...DEFAULT_TABLES, ...(tables ?? {}) };
-  for (const [key, name] of Object.entries(all)) {
-    if (typeof name === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      all[key] = `${schema}.${name}`;
-    }
-  }
-  return all;
-}
+export const uniqueSchema = uniqueNamespace;
 
 /** The table names a store ended up with, quoted for raw SQL. */
 export function quotedTables(store: PostgresEventStore<any>): TableNames {
