@@ -3,14 +3,8 @@
 // left idle past `idle_transaction_timeout`, statement and lock-wait timeouts, an abort during a
 // checkpoint-lock wait. Only connections of this file's own pools are ever killed: their ids are
 // collected as the pool opens them.
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  ConnectionLostError,
-  DatabaseError,
-  ExpectedVersion,
-  type NewEvent,
-  ProjectionProcessor,
-} from '@pup/core';
+import { randomUUID } from 'node:crypto';
+import { ConnectionLostError, DatabaseError, ExpectedVersion, type NewEvent } from '@pup/core';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { crashWorkerCommand } from '../../core/test/support/crash-worker-command.js';
@@ -22,6 +16,7 @@ import {
   type RawEventRow,
   readWholeLog,
   runFaultWorkload,
+  runLockWaitAbortScenario,
   startKilling,
   streamOrderInversions,
 } from '../../core/test/support/faults.js';
@@ -289,62 +284,13 @@ describe('faults on MySQL / MariaDB', () => {
 
   it('a processor waiting for another worker’s checkpoint lock stops promptly when its signal aborts', async () => {
     const killable = await killableStore(4);
-    const { store } = killable;
-    const name = `lock-wait-${randomBytes(4).toString('hex')}`;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holder: Promise<unknown> | undefined;
     try {
-      const appended = await store.appendToStream(
-        ExpectedVersion.noStream(),
-        Array.from({ length: 5 }, (_, n) => event('lock-wait', n)),
+      await runLockWaitAbortScenario(
+        killable.store,
+        { waitForLockWait: (waiting) => waitForLockWait(killable.ids, waiting) },
+        event,
       );
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      holder = store.transaction(async (tx) => {
-        await store.getCheckpoint(tx, name, { lock: true });
-        locked();
-        await released;
-      });
-      await isLocked;
-      const handled: number[] = [];
-      const abort = new AbortController();
-      const run = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
-        { name, handle: (e) => void handled.push(e.globalPosition) },
-        { signal: abort.signal },
-      );
-      await waitForLockWait(killable.ids, true);
-      const started = performance.now();
-      abort.abort();
-      await run;
-      expect(performance.now() - started).toBeLessThan(500);
-      expect(handled).toEqual([]);
-      // The given-up statement does not wait on: the store interrupts it.
-      await waitForLockWait(killable.ids, false);
-      release();
-      await holder;
-      expect(await store.transaction((tx) => store.getCheckpoint(tx, name))).toBeNull();
-      const again = new AbortController();
-      const rerun = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
-        { name, handle: (e) => void handled.push(e.globalPosition) },
-        { signal: again.signal },
-      );
-      const last = appended.events[4]!.checkpoint;
-      const until = performance.now() + 10_000;
-      while ((await store.transaction((tx) => store.getCheckpoint(tx, name))) !== last) {
-        expect(performance.now()).toBeLessThan(until);
-        await sleep(20);
-      }
-      again.abort();
-      await rerun;
-      expect(handled).toEqual(appended.globalPositions);
     } finally {
-      release();
-      await holder?.catch(() => undefined);
       await killable.cleanup();
     }
   });

@@ -9,7 +9,6 @@ import {
   ExpectedVersion,
   type NewEvent,
   OperationAbortedError,
-  ProjectionProcessor,
   PupError,
 } from '@pup/core';
 import pg from 'pg';
@@ -24,6 +23,7 @@ import {
   type RawEventRow,
   readWholeLog,
   runFaultWorkload,
+  runLockWaitAbortScenario,
   startKilling,
   streamOrderInversions,
 } from '../../core/test/support/faults.js';
@@ -347,66 +347,14 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
 
   it('a processor waiting for another worker’s checkpoint lock stops promptly when its signal aborts', async () => {
     const subject = await driver.open(4);
-    const { store, tag } = subject;
-    const name = `lock-wait-${randomBytes(4).toString('hex')}`;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holder: Promise<unknown> | undefined;
     try {
-      const appended = await store.appendToStream(
-        ExpectedVersion.noStream(),
-        Array.from({ length: 5 }, (_, n) => event('lock-wait', n)),
+      // Only this store's backends (its application_name) are watched.
+      await runLockWaitAbortScenario(
+        subject.store,
+        { waitForLockWait: (waiting) => waitForLockWait(subject.tag, waiting) },
+        event,
       );
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      // Another worker of the same projection holds its checkpoint lock.
-      holder = store.transaction(async (tx) => {
-        await store.getCheckpoint(tx, name, { lock: true });
-        locked();
-        await released;
-      });
-      await isLocked;
-      const handled: number[] = [];
-      const abort = new AbortController();
-      const run = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
-        { name, handle: (e) => void handled.push(e.globalPosition) },
-        { signal: abort.signal },
-      );
-      // Until one of this store's backends waits for a lock (the checkpoint lock).
-      await waitForLockWait(tag, true);
-      const started = performance.now();
-      abort.abort();
-      await run;
-      const stoppedMs = performance.now() - started;
-      expect(stoppedMs).toBeLessThan(500);
-      expect(handled).toEqual([]);
-      // The given-up statement is cancelled: no backend of the store waits any more.
-      await waitForLockWait(tag, false);
-      release();
-      await holder;
-      expect(await store.transaction((tx) => store.getCheckpoint(tx, name))).toBeNull();
-      // A new run takes the lock and handles every event once.
-      const again = new AbortController();
-      const rerun = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
-        { name, handle: (e) => void handled.push(e.globalPosition) },
-        { signal: again.signal },
-      );
-      const last = appended.events[4]!.checkpoint;
-      const until = performance.now() + 10_000;
-      while ((await store.transaction((tx) => store.getCheckpoint(tx, name))) !== last) {
-        expect(performance.now()).toBeLessThan(until);
-        await sleep(20);
-      }
-      again.abort();
-      await rerun;
-      expect(handled).toEqual(appended.globalPositions);
     } finally {
-      release();
-      await holder?.catch(() => undefined);
       await subject.cleanup();
     }
   });

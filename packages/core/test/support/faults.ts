@@ -498,3 +498,80 @@ export async function readWholeLog<Tx>(store: EventStore<Tx>): Promise<Persisted
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** How a lock-wait scenario sees the database (its own connections only). */
+export interface LockWaitProbe {
+  /** Resolves once one of the store's connections waits for a lock (`true`) or none does. */
+  waitForLockWait(waiting: boolean): Promise<void>;
+}
+
+/**
+ * A processor whose batch waits for another worker's checkpoint lock stops within 500 ms of its
+ * signal aborting, handles nothing, leaves no connection waiting for the lock, and a new run
+ * later handles every event exactly once. `event(label, n)` makes the n-th event of one stream.
+ */
+export async function runLockWaitAbortScenario<Tx>(
+  store: EventStore<Tx>,
+  probe: LockWaitProbe,
+  event: (label: string, n: number) => NewEvent,
+): Promise<void> {
+  const name = `lock-wait-${randomUUID().slice(0, 8)}`;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let holder: Promise<unknown> | undefined;
+  try {
+    const appended = await store.appendToStream(
+      ExpectedVersion.noStream(),
+      Array.from({ length: 5 }, (_, n) => event('lock-wait', n)),
+    );
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    // Another worker of the same projection holds its checkpoint lock.
+    holder = store.transaction(async (tx) => {
+      await store.getCheckpoint(tx, name, { lock: true });
+      locked();
+      await released;
+    });
+    await isLocked;
+    const handled: number[] = [];
+    const abort = new AbortController();
+    const run = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
+      { name, handle: (e) => void handled.push(e.globalPosition) },
+      { signal: abort.signal },
+    );
+    await probe.waitForLockWait(true);
+    const started = performance.now();
+    abort.abort();
+    await run;
+    const stoppedMs = performance.now() - started;
+    assert.ok(stoppedMs < 500, `the run stopped ${Math.round(stoppedMs)} ms after the abort`);
+    assert.equal(handled.length, 0, 'no event was handled by the aborted run');
+    // The given-up statement is interrupted: no connection of the store waits any more.
+    await probe.waitForLockWait(false);
+    release();
+    await holder;
+    assert.equal(await store.transaction((tx) => store.getCheckpoint(tx, name)), null);
+    // A new run takes the lock and handles every event once.
+    const again = new AbortController();
+    const rerun = new ProjectionProcessor(store, { pollIntervalMs: 20 }).run(
+      { name, handle: (e) => void handled.push(e.globalPosition) },
+      { signal: again.signal },
+    );
+    const last = appended.events[4]!.checkpoint;
+    const until = performance.now() + 10_000;
+    while ((await store.transaction((tx) => store.getCheckpoint(tx, name))) !== last) {
+      assert.ok(performance.now() < until, 'the new run did not catch up within 10 s');
+      await sleep(20);
+    }
+    again.abort();
+    await rerun;
+    assert.deepEqual(handled, appended.globalPositions);
+  } finally {
+    release();
+    await holder?.catch(() => undefined);
+  }
+}
