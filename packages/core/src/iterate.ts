@@ -1,5 +1,5 @@
+import { isAbortSignal } from './abort-signal.js';
 import { InvalidArgumentError, OperationAbortedError } from './errors.js';
-import { isAbortSignal } from './projection/processor.js';
 import { MAX_READ_LIMIT, validateStreamRef, validateVersionRange } from './read-input.js';
 import type { DomainEvent, PersistedEventOf } from './typed-events.js';
 import type { Checkpoint, EventStore, PersistedEvent, StreamRef } from './types.js';

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isAbortSignal } from '../abort-signal.js';
 import { buildAppendResult, type PreparedAppend, prepareAppend } from '../append-input.js';
 import {
   DatabaseError,
@@ -276,15 +277,6 @@ function findScope(key: object): Scope | undefined {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
-  );
 }
 
 function rejectWith(error: unknown): Promise<never> {

@@ -1,3 +1,4 @@
+import { isAbortSignal } from '../abort-signal.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WaitForEventsOptions } from '../types.js';
@@ -25,12 +26,7 @@ export function validateWaitOptions(options: WaitForEventsOptions): {
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new InvalidArgumentError('timeoutMs', 'must be a non-negative number of milliseconds');
   }
-  if (
-    typeof signal !== 'object' ||
-    signal === null ||
-    typeof signal.aborted !== 'boolean' ||
-    typeof signal.addEventListener !== 'function'
-  ) {
+  if (!isAbortSignal(signal)) {
     throw new InvalidArgumentError('signal', 'must be an AbortSignal');
   }
   return { signal, timeoutMs: Math.min(timeoutMs, MAX_WAIT_MS) };

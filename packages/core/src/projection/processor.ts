@@ -1,3 +1,4 @@
+import { isAbortSignal } from '../abort-signal.js';
 import {
   InvalidArgumentError,
   InvalidConfigError,
@@ -477,14 +478,4 @@ function deadLetterMessage(error: unknown): string {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Duck-typed, so signals of another realm or a polyfill are accepted too. */
-export function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
-  );
 }

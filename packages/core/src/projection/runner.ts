@@ -1,7 +1,8 @@
+import { isAbortSignal } from '../abort-signal.js';
 import { InvalidArgumentError, InvalidConfigError, ProjectionError } from '../errors.js';
 import type { DomainEvent } from '../typed-events.js';
 import type { EventStore } from '../types.js';
-import { isAbortSignal, ProjectionProcessor } from './processor.js';
+import { ProjectionProcessor } from './processor.js';
 import type { Projection, ProjectionProcessorConfig, RunOptions } from './types.js';
 
 /** One projection and the processor that runs it, for {@link runProjections}. */

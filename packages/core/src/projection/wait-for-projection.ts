@@ -1,8 +1,8 @@
+import { isAbortSignal } from '../abort-signal.js';
 import { compareCheckpoints } from '../checkpoint.js';
 import { InvalidArgumentError, OperationAbortedError } from '../errors.js';
 import type { Checkpoint, EventStore } from '../types.js';
 import { projectionCheckpointName } from './config.js';
-import { isAbortSignal } from './processor.js';
 import type { Projection } from './types.js';
 import { sleep } from './wait.js';
 

@@ -1,3 +1,4 @@
+import { isAbortSignal } from '../abort-signal.js';
 import {
   InvalidArgumentError,
   InvalidConfigError,
@@ -17,7 +18,7 @@ import {
   resolveProjectionProcessorConfig,
 } from './config.js';
 import { hashPartitionStrategy } from './partition.js';
-import { isAbortSignal, ProjectionRun } from './processor.js';
+import { ProjectionRun } from './processor.js';
 import type { Projection, ProjectionProcessorConfig, RunOptions } from './types.js';
 import { sleep } from './wait.js';
 
