@@ -62,6 +62,16 @@ interface ResolvedWorkerConfig {
   processor: ResolvedProjectionProcessorConfig;
 }
 
+/** What a worker last saw of another worker's presence lease. */
+interface SeenPresence {
+  /** The lease's expiry, which every heartbeat of that worker raises. */
+  expiresAt: number;
+  /** When this worker first read that expiry (by the database's clock). */
+  seenAt: number;
+  /** How far its last heartbeat moved the expiry (its heartbeat interval); unknown until seen. */
+  interval: number | undefined;
+}
+
 /** One segment this worker runs. */
 interface HeldSegment {
   epoch: number;
@@ -87,6 +97,14 @@ const workerLeaseKey = (workerId: string): string => `w:${workerId}`;
  * its fair share (`segments / W`, the remainder going to the first workers by id), releasing
  * extra segments and claiming free or expired ones. A worker that dies or stalls loses its
  * segments `leaseTtlMs` after its last heartbeat, and the others take them over.
+ *
+ * Free segments do not wait for a worker that stopped heartbeating. Such a worker (killed or
+ * stalled: its presence lease not renewed for twice its usual heartbeat interval, as the others
+ * see it) still counts in `W` until its presence expires, but no segment is left free or given
+ * back for it: a worker claims free segments beyond its share when no live worker misses them (say
+ * one worker was killed while another stopped cleanly), and gives extra segments back only as
+ * live workers miss segments. The workers thus return to the fair share once the dead worker's
+ * presence expires, without moving segments back and forth.
  *
  * Fencing: each batch checks, in its own transaction and right before saving its checkpoint,
  * that the worker still holds the segment's lease with the same epoch (the row stays locked until
@@ -120,6 +138,8 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
   private readonly processorConfig: ResolvedProjectionProcessorConfig;
   private readonly held = new Map<number, HeldSegment>();
   private readonly stopping = new Map<number, Promise<void>>();
+  /** The other workers' presence leases as this worker's heartbeats saw them, by worker id. */
+  private readonly seen = new Map<string, SeenPresence>();
   private running = false;
 
   /**
@@ -164,6 +184,7 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
       throw new InvalidConfigError('worker', 'is already running; create one worker per run');
     }
     this.running = true;
+    this.seen.clear();
     const logger = this.processorConfig.logger;
     const fields = { projection: resolved.name, workerId: this.workerId, segments: this.segments };
     // Aborted when the run stops: by the caller, or because a segment failed.
@@ -240,14 +261,18 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
           }
         }
         const workers = new Set([workerId]);
+        const presence = new Map<string, number>();
         for (const lease of leases) {
           if (!lease.key.startsWith('w:') || lease.owner === null) continue;
-          if (lease.expiresAt > now) workers.add(lease.owner);
-          else if (lease.expiresAt + leaseTtlMs <= now && lease.owner !== workerId) {
+          if (lease.expiresAt > now) {
+            workers.add(lease.owner);
+            if (lease.owner !== workerId) presence.set(lease.owner, lease.expiresAt);
+          } else if (lease.expiresAt + leaseTtlMs <= now && lease.owner !== workerId) {
             // A worker gone for a whole TTL: forget it.
             await store.deleteLease!(tx, name, lease.key);
           }
         }
+        const relied = this.observePresence(presence, now);
         const self = rows.get(workerLeaseKey(workerId));
         await store.saveLease!(tx, name, {
           key: workerLeaseKey(workerId),
@@ -258,9 +283,16 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
 
         const mine: ProjectionLease[] = [];
         const free: { segment: number; lease: ProjectionLease | undefined }[] = [];
+        // Segments nobody holds (by the lease rows), and how many each other worker holds.
+        let unowned = 0;
+        const holds = new Map<string, number>();
         for (let segment = 0; segment < segments; segment++) {
           const lease = rows.get(segmentLeaseKey(segment));
           const held = this.held.get(segment);
+          if (lease === undefined || lease.owner === null || lease.expiresAt <= now) unowned++;
+          else if (lease.owner !== workerId) {
+            holds.set(lease.owner, (holds.get(lease.owner) ?? 0) + 1);
+          }
           if (held !== undefined) {
             if (lease?.owner === workerId && lease.epoch === held.epoch) mine.push(lease);
             else dropped.push(segment);
@@ -276,15 +308,30 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
         }
 
         const ranked = [...workers].sort();
-        const rank = ranked.indexOf(workerId);
-        const share =
+        const shareOf = (rank: number): number =>
           Math.floor(segments / ranked.length) + (rank < segments % ranked.length ? 1 : 0);
+        const rank = ranked.indexOf(workerId);
+        const share = shareOf(rank);
+        // What the other workers still miss of their share and will claim themselves: only the
+        // workers that renew their presence count; one that stopped doing so (killed, stalled)
+        // would leave the segments kept for it unowned until its presence expires.
+        let missing = 0;
+        ranked.forEach((other, i) => {
+          if (other === workerId || !relied.has(other)) return;
+          missing += Math.max(0, shareOf(i) - (holds.get(other) ?? 0));
+        });
+        // Segments beyond the share go back only as far as the others miss more than lies
+        // unowned already: never for a worker that is not renewing its presence (it would not
+        // take them, and this worker would claim them back), never more than the others take.
+        const extra = Math.max(0, mine.length - share);
+        const keep = mine.length - Math.min(extra, Math.max(0, missing - unowned));
         for (let i = 0; i < mine.length; i++) {
           const lease = mine[i]!;
           const segment = Number(lease.key.slice(1));
-          if (i >= share) {
+          if (i >= keep) {
             await store.saveLease!(tx, name, { ...lease, owner: null, expiresAt: 0 });
             released.push(segment);
+            unowned++;
           } else {
             await store.saveLease!(tx, name, {
               ...lease,
@@ -292,8 +339,14 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
             });
           }
         }
-        // Start looking at a different place per worker, so workers claim different segments.
+        // Up to the share, and beyond it the unowned segments no other worker is going to claim
+        // (so none stays unowned while this worker could run it); rebalancing gives them back
+        // once a worker misses them. Rebalancing transactions take turns, so a worker claiming
+        // after this one sees these claims.
         const wanted = Math.max(0, share - mine.length);
+        const base = Math.min(free.length, wanted);
+        const spare = Math.max(0, unowned - base - missing);
+        // Start looking at a different place per worker, so workers claim different segments.
         const offset =
           free.length === 0 ? 0 : (rank * Math.ceil(segments / ranked.length)) % segments;
         free.sort(
@@ -301,7 +354,7 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
             ((a.segment - offset + segments) % segments) -
             ((b.segment - offset + segments) % segments),
         );
-        for (const { segment, lease } of free.slice(0, wanted)) {
+        for (const { segment, lease } of free.slice(0, base + spare)) {
           const epoch = (lease?.epoch ?? 0) + 1;
           await store.saveLease!(tx, name, {
             key: segmentLeaseKey(segment),
@@ -328,6 +381,32 @@ export class ProjectionWorker<Tx = unknown, E extends object = DomainEvent> {
         owned: this.ownedSegments(),
       });
     }
+  }
+
+  /**
+   * Records the other workers' presence leases (`presence`: expiry by worker id, unexpired ones
+   * only) and returns the workers that keep renewing theirs. A worker's heartbeat raises its
+   * expiry by its heartbeat interval, so one whose expiry has not moved for twice that long (as
+   * seen by this worker) missed at least one heartbeat: killed or stalled, it will not claim
+   * segments. A worker not yet seen renewing (just started) is relied on.
+   */
+  private observePresence(presence: Map<string, number>, now: number): Set<string> {
+    for (const id of this.seen.keys()) if (!presence.has(id)) this.seen.delete(id);
+    const relied = new Set<string>();
+    for (const [id, expiresAt] of presence) {
+      const seen = this.seen.get(id);
+      if (seen === undefined || seen.expiresAt !== expiresAt) {
+        const moved = seen === undefined ? 0 : expiresAt - seen.expiresAt;
+        // Never shorter than this worker's own interval: a clock step cannot make a live worker
+        // look stalled within milliseconds.
+        const interval = moved > 0 ? Math.max(moved, this.heartbeatMs) : undefined;
+        this.seen.set(id, { expiresAt, seenAt: now, interval });
+        relied.add(id);
+      } else if (seen.interval === undefined || now - seen.seenAt <= 2 * seen.interval) {
+        relied.add(id);
+      }
+    }
+    return relied;
   }
 
   private startSegment(
