@@ -11,6 +11,7 @@ import {
 } from './event-options.js';
 import { type ExpectedVersion, toExpectedVersion } from './expected-version.js';
 import { inputLimits, textProblem } from './input-limits.js';
+import { fnv1a32 } from './projection/partition.js';
 import type { Serializer } from './serializer.js';
 import type { AppendResult, Checkpoint, NewEvent, PersistedEvent, StreamRef } from './types.js';
 import { isUuid, uuidv7 } from './uuid.js';
@@ -39,6 +40,11 @@ export interface PreparedAppend {
   stream: StreamRef;
   expected: ExpectedVersion;
   events: PreparedEvent[];
+  /**
+   * `fnv1a32(stream.aggregateId)`: the hash segments and hash partitions split aggregates by.
+   * Adapters that filter projection batches by segment in the database store it with each event.
+   */
+  aggregateHash: number;
 }
 
 const STREAM_FIELDS = ['boundedContext', 'aggregateType', 'aggregateId'] as const;
@@ -320,7 +326,12 @@ export function prepareAppend(
       createdAt,
     };
   }
-  return { stream: stream!, expected, events: prepared };
+  return {
+    stream: stream!,
+    expected,
+    events: prepared,
+    aggregateHash: fnv1a32(stream!.aggregateId),
+  };
 }
 
 /**

@@ -34,8 +34,8 @@ import type { MysqlTables } from './schema.js';
 
 /** Parameters of one INSERT statement at most (bytes of payload and metadata, about). */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
-const COLUMNS_PER_EVENT = 14;
-const EVENT_ROW = `(?,?,?,?,?,?,?,?,?,?,?,?,CONVERT(? USING utf8mb4),?)`;
+const COLUMNS_PER_EVENT = 15;
+const EVENT_ROW = `(?,?,?,?,?,?,?,?,?,?,?,?,CONVERT(? USING utf8mb4),?,?)`;
 
 /** Where an append writes its events and what it must tell the transaction afterwards. @internal */
 export interface BlockSource {
@@ -223,6 +223,7 @@ function eventParams(
   key: Buffer[],
   position: number,
   version: number,
+  aggregateHash: number,
 ): unknown[] {
   return [
     position,
@@ -239,6 +240,7 @@ function eventParams(
     event.causationId === null ? null : bytes(event.causationId),
     event.metadataJson === null ? null : bytes(event.metadataJson),
     datetime(event.createdAt),
+    aggregateHash,
   ];
 }
 
@@ -265,7 +267,15 @@ async function insertEvents(
       const eventSize = event.payloadBytes.byteLength + (event.metadataJson?.length ?? 0) * 3 + 512;
       if (end > start && size + eventSize > MAX_STATEMENT_BYTES) break;
       size += eventSize;
-      params.push(...eventParams(event, key, firstPosition + end, fromVersion + end + 1));
+      params.push(
+        ...eventParams(
+          event,
+          key,
+          firstPosition + end,
+          fromVersion + end + 1,
+          append.aggregateHash,
+        ),
+      );
       end++;
     }
     try {
@@ -273,7 +283,7 @@ async function insertEvents(
         conn,
         `INSERT INTO ${t.events} (global_position, bounded_context, aggregate_type, aggregate_id,
            aggregate_version, event_id, event_type, event_version, payload, trace_id,
-           correlation_id, causation_id, metadata, created_at)
+           correlation_id, causation_id, metadata, created_at, aggregate_hash)
          VALUES ${Array.from({ length: params.length / COLUMNS_PER_EVENT }, () => EVENT_ROW).join(',')}`,
         params,
       );

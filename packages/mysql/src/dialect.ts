@@ -12,9 +12,11 @@ import {
   type CommitListener,
   type CommitListenerHandlers,
   type DialectCall,
+  type DialectSegmentBatch,
   type EventStoreDialect,
   type PreparedAppend,
   positionCheckpoints,
+  type SegmentFilter,
   type StoredEventRow,
   type TransactionScope,
 } from '@pup/core/adapter';
@@ -40,7 +42,7 @@ import {
 } from './leases.js';
 import { pollCommits } from './listen.js';
 import { migrate } from './migrate.js';
-import { readEvents, readStream } from './read.js';
+import { readEvents, readSegmentEvents, readStream } from './read.js';
 import type { MysqlTables } from './schema.js';
 import { getLogStatus, type MysqlLogStatus } from './status.js';
 
@@ -332,6 +334,18 @@ export class MysqlDialect
 
   readEvents(tx: MysqlPoolConnection, after: number | null, limit: number) {
     return readEvents(tx, this.t, after, limit);
+  }
+
+  async readSegmentBatch(
+    tx: MysqlPoolConnection,
+    projectionName: string,
+    limit: number,
+    filter: SegmentFilter,
+  ): Promise<DialectSegmentBatch> {
+    const checkpoint = await getCheckpoint(tx, this.t, projectionName, true);
+    const after = checkpoint === null ? null : positionCheckpoints.parse(checkpoint)!;
+    const { rows, scanned } = await readSegmentEvents(tx, this.t, after, limit, filter);
+    return { checkpoint, rows, scanned };
   }
 
   readStream(

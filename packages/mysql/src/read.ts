@@ -1,5 +1,5 @@
 import type { StreamRef } from '@pup/core';
-import { positionCheckpoint, type StoredEventRow } from '@pup/core/adapter';
+import { positionCheckpoint, type SegmentFilter, type StoredEventRow } from '@pup/core/adapter';
 import { horizonSql } from './blocks.js';
 import { type MysqlPoolConnection, selectRows, toNumber } from './driver.js';
 import type { MysqlTables } from './schema.js';
@@ -8,6 +8,11 @@ import type { MysqlTables } from './schema.js';
 export const EVENT_COLUMNS = `global_position, bounded_context, aggregate_type, aggregate_id,
   aggregate_version, event_id, event_type, event_version, payload, trace_id, correlation_id,
   causation_id, metadata, CAST(created_at AS CHAR)`;
+
+/** The names of {@link EVENT_COLUMNS} once selected in a derived table (the last one aliased). */
+const SCANNED_EVENT_COLUMNS = `global_position, bounded_context, aggregate_type, aggregate_id,
+  aggregate_version, event_id, event_type, event_version, payload, trace_id, correlation_id,
+  causation_id, metadata, created_at_text`;
 
 /** UTF-8 bytes of a name or id, as stored in the VARBINARY columns. @internal */
 export function bytes(text: string): Buffer {
@@ -99,6 +104,38 @@ export async function readEvents(
     [after ?? 0, limit],
   );
   return rows.map(decodeRow);
+}
+
+/**
+ * {@link readEvents} for one hash segment: of the next `limit` rows, only the segment's come back
+ * (and rows without a hash, written before schema version 2), plus the last one, so the batch can
+ * save its position. One statement: the horizon, the scan and the filter share one snapshot.
+ * @internal
+ */
+export async function readSegmentEvents(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  after: number | null,
+  limit: number,
+  filter: SegmentFilter,
+): Promise<{ rows: StoredEventRow[]; scanned: number }> {
+  const rows = await selectRows(
+    conn,
+    `SELECT ${SCANNED_EVENT_COLUMNS}, scanned FROM (
+       SELECT scan.*, COUNT(*) OVER () AS scanned,
+         ROW_NUMBER() OVER (ORDER BY scan.global_position) AS n
+       FROM (
+         SELECT ${EVENT_COLUMNS} AS created_at_text, aggregate_hash FROM ${t.events}
+         WHERE global_position > ? AND global_position < ${horizonSql(t)}
+         ORDER BY global_position LIMIT ?
+       ) scan
+     ) numbered
+     WHERE aggregate_hash IS NULL OR aggregate_hash % ? = ? OR n = scanned
+     ORDER BY global_position`,
+    [after ?? 0, limit, filter.segments, filter.segment],
+  );
+  if (rows.length === 0) return { rows: [], scanned: 0 };
+  return { rows: rows.map(decodeRow), scanned: toNumber(rows[0]![14]) };
 }
 
 /** The events of one stream from `fromVersion` to `toVersion`, in version order. @internal */

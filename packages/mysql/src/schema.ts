@@ -10,7 +10,7 @@ import {
 import { BLOCK_SIZE, FIRST_BLOCKS } from './blocks.js';
 
 /** Version of the schema this package creates; recorded in the meta table. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Quoted names of the store's tables. @internal */
 export interface MysqlTables {
@@ -86,6 +86,30 @@ function numbers(count: number): string {
 }
 
 /**
+ * Schema version 2 adds `aggregate_hash` (fnv1a32 of the aggregate id, so projection workers read
+ * only their segments' rows) to an events table created before it. MySQL 8 has no
+ * `ADD COLUMN IF NOT EXISTS`, so the statement is chosen from `information_schema` and prepared;
+ * it runs on one connection, as `migrate()` and a migration tool's script do.
+ */
+function addAggregateHash(t: MysqlTables): string[] {
+  const parts = parseQualifiedName(t.names.events, 'tables.events');
+  const table = parts[parts.length - 1]!;
+  const schema = parts.length > 1 ? `'${parts[0]}'` : 'DATABASE()';
+  return [
+    `-- Schema version 2: fnv1a32(aggregate_id), so projection workers read only their segments'
+-- rows. Rows written before it stay NULL and are filtered by the workers themselves.
+SET @pup_add_hash = IF(
+  EXISTS (SELECT 1 FROM information_schema.columns
+    WHERE table_schema = ${schema} AND table_name = '${table}' AND column_name = 'aggregate_hash'),
+  'DO 0',
+  'ALTER TABLE ${t.events} ADD COLUMN aggregate_hash INT UNSIGNED NULL')`,
+    'PREPARE pup_add_hash FROM @pup_add_hash',
+    'EXECUTE pup_add_hash',
+    'DEALLOCATE PREPARE pup_add_hash',
+  ];
+}
+
+/**
  * The statements of {@link mysqlSchemaSql}, in order; `migrate()` runs them one by one (MySQL
  * commits DDL statement by statement, so there is no transaction around them). @internal
  */
@@ -110,10 +134,12 @@ CREATE TABLE IF NOT EXISTS ${t.events} (
   causation_id VARBINARY(1020) NULL,
   metadata JSON NULL,
   created_at DATETIME(3) NOT NULL,
+  aggregate_hash INT UNSIGNED NULL,
   PRIMARY KEY (global_position),
   UNIQUE KEY ${quote(t.eventIdKey)} (event_id),
   UNIQUE KEY ${quote(t.streamVersionKey)} (bounded_context, aggregate_type, aggregate_id, aggregate_version)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ...addAggregateHash(t),
     `-- One row per stream with its current version: appends to one stream take turns on its row.
 CREATE TABLE IF NOT EXISTS ${t.aggregateHeads} (
   bounded_context VARBINARY(400) NOT NULL,

@@ -1,6 +1,7 @@
 import { ExpectedVersion, InvalidConfigError, SchemaVersionError } from '@pup/core';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { runSchemaUpgradeScenario } from '../../core/test/support/segment-upgrade.js';
 import { createMysqlEventStore, mysqlSchemaSql, SCHEMA_VERSION } from '../src/index.js';
 import { supportsSkipLocked } from '../src/migrate.js';
 import { mysqlTables, schemaStatements } from '../src/schema.js';
@@ -135,5 +136,40 @@ describe('configuration', () => {
   it('rejects something that is not a mysql2 pool', () => {
     expect(() => createMysqlEventStore({} as never)).toThrow(InvalidConfigError);
     expect(() => createMysqlEventStore(null as never)).toThrow(InvalidConfigError);
+  });
+});
+
+describe('schema version 2: aggregate_hash', () => {
+  it('migrate() upgrades a version 1 log; old rows (NULL hash) still reach their partition', async () => {
+    const subject = await createTestStore();
+    try {
+      await runSchemaUpgradeScenario(subject.store, {
+        downgradeToVersion1: async () => {
+          await adminQuery(`ALTER TABLE ${subject.sql.events} DROP COLUMN aggregate_hash`);
+          await adminQuery(
+            `UPDATE ${subject.sql.meta} SET value = 1 WHERE name = 'schema_version'`,
+          );
+        },
+        hashes: async () =>
+          (
+            await adminQuery(
+              `SELECT aggregate_id, aggregate_hash FROM ${subject.sql.events} ORDER BY global_position`,
+            )
+          ).map((row) => [
+            Buffer.from(row.aggregate_id).toString('utf8'),
+            row.aggregate_hash === null ? null : Number(row.aggregate_hash),
+          ]),
+        schemaVersion: async () =>
+          Number(
+            (
+              await adminQuery(
+                `SELECT value FROM ${subject.sql.meta} WHERE name = 'schema_version'`,
+              )
+            )[0].value,
+          ),
+      });
+    } finally {
+      await subject.cleanup();
+    }
   });
 });

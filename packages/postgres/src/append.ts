@@ -21,7 +21,7 @@ export interface AppendStatements {
 
 const EVENT_INSERT_COLUMNS = `bounded_context, aggregate_type, aggregate_id, aggregate_version,
     event_id, event_type, event_version, payload, trace_id, correlation_id, causation_id,
-    metadata, created_at`;
+    metadata, created_at, aggregate_hash`;
 
 /**
  * One statement does the whole append, in one round trip:
@@ -67,14 +67,15 @@ function appendSql(t: PostgresTables, shape: Shape, path: HeadPath, notify: bool
     shape === 'many'
       ? `SELECT $1::text, $2::text, $3::text, head.from_version + e.ordinal, e.event_id, e.event_type,
     e.event_version, e.payload, e.trace_id, e.correlation_id, e.causation_id, e.metadata,
-    e.created_at
+    e.created_at, $16::bigint
   FROM head CROSS JOIN unnest($7::uuid[], $8::text[], $9::integer[], $10::bytea[], $11::text[],
     $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[])
     WITH ORDINALITY AS e(event_id, event_type, event_version, payload, trace_id, correlation_id,
       causation_id, metadata, created_at, ordinal)
   ORDER BY e.ordinal`
       : `SELECT $1::text, $2::text, $3::text, head.from_version + 1, $7::uuid, $8::text,
-    $9::integer, $10::bytea, $11::text, $12::text, $13::text, $14::text::jsonb, $15::timestamptz
+    $9::integer, $10::bytea, $11::text, $12::text, $13::text, $14::text::jsonb, $15::timestamptz,
+    $16::bigint
   FROM head`;
   return `WITH head AS (
   ${head}
@@ -145,6 +146,7 @@ function appendParams(prepared: PreparedAppend): unknown[] {
       event.causationId,
       event.metadataJson,
       event.createdAt.toISOString(),
+      prepared.aggregateHash,
     ];
   }
   const ids = new Array<string>(n);
@@ -184,6 +186,7 @@ function appendParams(prepared: PreparedAppend): unknown[] {
     textArrayLiteral(causationIds),
     textArrayLiteral(metadata),
     textArrayLiteral(createdAt),
+    prepared.aggregateHash,
   ];
 }
 

@@ -12,8 +12,10 @@ import type {
   CommitListenerHandlers,
   DialectCall,
   DialectProjectionBatch,
+  DialectSegmentBatch,
   EventStoreDialect,
   PreparedAppend,
+  SegmentFilter,
   StoredEventRow,
   TransactionScope,
 } from '@pup/core/adapter';
@@ -45,6 +47,7 @@ import {
   type ReadStatements,
   readEvents,
   readProjectionBatch,
+  readSegmentBatch,
   readStatements,
   readStream,
 } from './read.js';
@@ -221,6 +224,25 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
       limit,
     );
     if (this.watchHoldBack) this.holdBack.afterRead(batch.rows.length, limit);
+    return batch;
+  }
+
+  async readSegmentBatch(
+    tx: Tx,
+    projectionName: string,
+    limit: number,
+    filter: SegmentFilter,
+  ): Promise<DialectSegmentBatch> {
+    const batch = await readSegmentBatch(
+      this.driver,
+      this.readStatements,
+      this.checkpointStatements,
+      tx,
+      projectionName,
+      limit,
+      filter,
+    );
+    if (this.watchHoldBack) this.holdBack.afterRead(batch.scanned, limit);
     return batch;
   }
 

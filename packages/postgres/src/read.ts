@@ -1,5 +1,10 @@
 import type { Checkpoint, StreamRef } from '@pup/core';
-import type { DialectProjectionBatch, StoredEventRow } from '@pup/core/adapter';
+import type {
+  DialectProjectionBatch,
+  DialectSegmentBatch,
+  SegmentFilter,
+  StoredEventRow,
+} from '@pup/core/adapter';
 import { encodeCheckpoint, LOG_START, type LogPosition } from './checkpoint-token.js';
 import { type CheckpointStatements, lockQuery } from './checkpoints.js';
 import { type PostgresDriver, type Statement, statement } from './driver.js';
@@ -17,10 +22,16 @@ const EVENT_COLUMNS = `e.global_position, e.transaction_id::text AS transaction_
   e.event_id::text AS event_id_text, e.event_type, e.event_version, e.payload,
   e.metadata::text AS metadata_text, e.trace_id, e.correlation_id, e.causation_id, e.created_at`;
 
+/** The names {@link EVENT_COLUMNS} gives its columns, in order. */
+const EVENT_COLUMN_NAMES = `global_position, transaction_id_text, bounded_context, aggregate_type,
+  aggregate_id, aggregate_version, event_id_text, event_type, event_version, payload, metadata_text,
+  trace_id, correlation_id, causation_id, created_at`;
+
 /** The statements of the read side. @internal */
 export interface ReadStatements {
   readEvents: Statement;
   readProjectionBatch: Statement;
+  readSegmentBatch: Statement;
   readStream: Statement;
 }
 
@@ -44,6 +55,17 @@ ORDER BY e.transaction_id, e.global_position
 LIMIT ${limit}`;
 }
 
+/** The checkpoint of the projection `$1`, parsed into a log position (one row, even without one). */
+function checkpointCte(t: PostgresTables): string {
+  return `WITH cp AS MATERIALIZED (
+  SELECT c.checkpoint,
+    coalesce(nullif(ltrim(split_part(c.checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
+    coalesce(split_part(c.checkpoint, '-', 2)::bigint, 0) AS global_position
+  FROM (VALUES (1)) AS one (n)
+    LEFT JOIN ${t.checkpoints} c ON c.projection_name = $1::text
+)`;
+}
+
 /** @internal */
 export function readStatements(t: PostgresTables): ReadStatements {
   return {
@@ -52,16 +74,32 @@ export function readStatements(t: PostgresTables): ReadStatements {
     // statement (a missing checkpoint reads from the start). Every row carries the checkpoint;
     // a checkpoint without events comes back as one row of NULL event columns. The xid part
     // drops its leading zeros: xid8's input would read them as an octal prefix.
-    readProjectionBatch: statement(`WITH cp AS MATERIALIZED (
-  SELECT c.checkpoint,
-    coalesce(nullif(ltrim(split_part(c.checkpoint, '-', 1), '0'), ''), '0')::xid8 AS transaction_id,
-    coalesce(split_part(c.checkpoint, '-', 2)::bigint, 0) AS global_position
-  FROM (VALUES (1)) AS one (n)
-    LEFT JOIN ${t.checkpoints} c ON c.projection_name = $1::text
-)
+    readProjectionBatch: statement(`${checkpointCte(t)}
 SELECT cp.checkpoint, batch.*
 FROM cp LEFT JOIN LATERAL (
 ${readAfterSql(t, 'cp.transaction_id', 'cp.global_position', '$2::integer')}
+) batch ON true`),
+    // The same for one hash segment ($3 segments, segment $4): of the next $2 readable rows, only
+    // the segment's come back (and rows without a hash, written before schema version 2), plus
+    // the last one, whose checkpoint the batch saves. Each row carries how many were scanned.
+    readSegmentBatch: statement(`${checkpointCte(t)}
+SELECT cp.checkpoint, batch.*
+FROM cp LEFT JOIN LATERAL (
+  SELECT ${EVENT_COLUMN_NAMES}, scanned
+  FROM (
+    SELECT scan.*, count(*) OVER () AS scanned,
+      row_number() OVER (ORDER BY scan.log_transaction_id, scan.global_position) AS n
+    FROM (
+      SELECT ${EVENT_COLUMNS}, e.transaction_id AS log_transaction_id, e.aggregate_hash
+      FROM ${t.events} e
+      WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND (e.transaction_id, e.global_position) > (cp.transaction_id, cp.global_position)
+      ORDER BY e.transaction_id, e.global_position
+      LIMIT $2::integer
+    ) scan
+  ) numbered
+  WHERE aggregate_hash IS NULL OR aggregate_hash % $3::bigint = $4::bigint OR n = scanned
+  ORDER BY n
 ) batch ON true`),
     readStream: statement(`SELECT ${EVENT_COLUMNS}
 FROM ${t.events} e
@@ -150,6 +188,30 @@ export async function readProjectionBatch<Tx>(
   const events = new Array<StoredEventRow>(rows.length);
   for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!, 1);
   return { checkpoint, rows: events };
+}
+
+/**
+ * {@link readProjectionBatch} for one hash segment: the database leaves out the rows of other
+ * segments, except the last row it scanned. @internal
+ */
+export async function readSegmentBatch<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: ReadStatements,
+  checkpoints: CheckpointStatements,
+  tx: Tx,
+  projectionName: string,
+  limit: number,
+  filter: SegmentFilter,
+): Promise<DialectSegmentBatch> {
+  const [, rows] = (await driver.pipeline(tx, [
+    lockQuery(checkpoints, projectionName),
+    [statements.readSegmentBatch, [projectionName, limit, filter.segments, filter.segment]],
+  ])) as [unknown[][], unknown[][]];
+  const checkpoint = (rows[0]![0] as Checkpoint | null) ?? null;
+  if (rows[0]![1] === null) return { checkpoint, rows: [], scanned: 0 };
+  const events = new Array<StoredEventRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!, 1);
+  return { checkpoint, rows: events, scanned: Number(rows[0]![16]) };
 }
 
 /** The events of one stream with versions from `fromVersion` to `toVersion` (`null`: the end). @internal */

@@ -18,7 +18,7 @@ const CHANNEL_PREFIX = 'pup_events:';
  * Version of the schema {@link postgresSchemaSql} creates, recorded in `<events>_meta`.
  * `migrate()` refuses a database whose recorded version is newer. @internal
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Quoted names of the store's tables, constraints and notification channel. @internal */
 export interface PostgresTables {
@@ -132,12 +132,17 @@ CREATE TABLE IF NOT EXISTS ${t.events} (
   causation_id text,
   metadata jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
+  aggregate_hash bigint,
   CONSTRAINT ${quote(derivedName(events, 'pkey'))} PRIMARY KEY (global_position),
   CONSTRAINT ${quote(t.streamVersionConstraint)}
     UNIQUE (bounded_context, aggregate_type, aggregate_id, aggregate_version),
   CONSTRAINT ${quote(t.eventIdConstraint)} UNIQUE (event_id),
   CONSTRAINT ${quote(derivedName(events, 'aggregate_version_check'))} CHECK (aggregate_version > 0)
 );
+
+-- Schema version 2: fnv1a32(aggregate_id), so projection workers read only their segments' rows.
+-- Rows written before it stay NULL and are filtered by the workers themselves.
+ALTER TABLE ${t.events} ADD COLUMN IF NOT EXISTS aggregate_hash bigint;
 
 -- Serves readEvents' keyset in log order without a sort.
 CREATE INDEX IF NOT EXISTS ${quote(derivedName(events, 'transaction_order_idx'))}

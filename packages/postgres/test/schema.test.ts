@@ -2,6 +2,7 @@ import { ExpectedVersion, SchemaVersionError } from '@pup/core';
 import pg from 'pg';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { runSchemaUpgradeScenario } from '../../core/test/support/segment-upgrade.js';
 import { createPgEventStore, createPostgresJsEventStore, postgresSchemaSql } from '../src/index.js';
 import { SCHEMA_VERSION } from '../src/schema.js';
 import { admin, pgDriver, postgresUrl, qualifyTables, uniqueSchema } from './support.js';
@@ -152,6 +153,41 @@ describe('migrate()', () => {
       await store.close();
       await pool.end();
       await admin().query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+});
+
+describe('schema version 2: aggregate_hash', () => {
+  it('migrate() upgrades a version 1 log; old rows (NULL hash) still reach their partition', async () => {
+    const subject = await pgDriver().createStore();
+    try {
+      await runSchemaUpgradeScenario(subject.store, {
+        downgradeToVersion1: async () => {
+          await subject.admin(`ALTER TABLE ${subject.schema}.events DROP COLUMN aggregate_hash`);
+          await subject.admin(
+            `UPDATE ${subject.schema}.events_meta SET value = 1 WHERE name = 'schema_version'`,
+          );
+        },
+        hashes: async () =>
+          (
+            await subject.admin(
+              `SELECT aggregate_id, aggregate_hash FROM ${subject.schema}.events ORDER BY global_position`,
+            )
+          ).map((row) => [
+            row.aggregate_id,
+            row.aggregate_hash === null ? null : Number(row.aggregate_hash),
+          ]),
+        schemaVersion: async () =>
+          Number(
+            (
+              await subject.admin(
+                `SELECT value FROM ${subject.schema}.events_meta WHERE name = 'schema_version'`,
+              )
+            )[0].value,
+          ),
+      });
+    } finally {
+      await subject.cleanup();
     }
   });
 });

@@ -50,6 +50,7 @@ import type {
   DialectCall,
   DialectProjectionBatch,
   EventStoreDialect,
+  SegmentFilter,
   StoredEventRow,
   TransactionScope,
 } from './dialect.js';
@@ -406,17 +407,41 @@ export function createEventStore<
   };
 
   /** The processor's batch read: rows stay undecoded until a handler needs them. */
-  const readRows: ReadProjectionRows<Tx> = async (tx, projectionName, batchOptions) => {
+  const readRows: ReadProjectionRows<Tx> = async (tx, projectionName, batchOptions, segment) => {
     assertOpen();
     const { limit } = validateProjectionBatchInput(projectionName, batchOptions);
     assertTransaction(tx);
     const call = callFor(tx);
     try {
+      if (segment !== undefined && dialect.readSegmentBatch !== undefined) {
+        const filter = validateSegmentFilter(segment);
+        const batch = await dialect.readSegmentBatch(tx, projectionName, limit, filter, call);
+        return { entries: batch.rows, scanned: batch.scanned, decode: decodeRow };
+      }
       const batch = await readBatchRows(tx, projectionName, limit, call);
-      return { entries: batch.rows, decode: decodeRow };
+      return { entries: batch.rows, scanned: batch.rows.length, decode: decodeRow };
     } catch (error) {
       throw toPupError(error);
     }
+  };
+
+  /** A segment filter the processor built; checked once more, the dialect puts it in SQL. */
+  const validateSegmentFilter = (segment: SegmentFilter): SegmentFilter => {
+    const { segment: index, segments } = segment;
+    if (
+      !Number.isSafeInteger(segments) ||
+      segments < 2 ||
+      segments > 0xffff_ffff ||
+      !Number.isSafeInteger(index) ||
+      index < 0 ||
+      index >= segments
+    ) {
+      throw new InvalidArgumentError(
+        'segment',
+        'must be { segment, segments } with 0 <= segment < segments',
+      );
+    }
+    return { segment: index, segments };
   };
 
   /**

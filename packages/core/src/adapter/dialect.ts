@@ -115,6 +115,27 @@ export interface DialectProjectionBatch {
   rows: StoredEventRow[];
 }
 
+/**
+ * One segment of a projection's work: the aggregates with
+ * `fnv1a32(aggregateId) % segments === segment` (the split of `hashPartitionStrategy`).
+ */
+export interface SegmentFilter {
+  /** The segment, from 0 to `segments - 1`. */
+  readonly segment: number;
+  /** How many segments the work is split into (2 or more). */
+  readonly segments: number;
+}
+
+/** What a dialect's {@link EventStoreDialect.readSegmentBatch} returns. */
+export interface DialectSegmentBatch extends DialectProjectionBatch {
+  /**
+   * How many rows of the log the read covered: the next `limit` rows after the checkpoint (or
+   * fewer, at the end of what is readable). `rows` holds those of the segment, plus the last
+   * covered row in any case, so the checkpoint can move past rows of other segments.
+   */
+  scanned: number;
+}
+
 /** What core calls while it listens for commits (see {@link EventStoreDialect.listen}). */
 export interface CommitListenerHandlers {
   /** New events may have been committed. */
@@ -308,6 +329,23 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
     limit: number,
     call: DialectCall,
   ): Promise<DialectProjectionBatch>;
+
+  /**
+   * Optional: {@link readProjectionBatch} that filters by segment in the database, for projection
+   * workers and hash partitions. Locks the projection's checkpoint, takes the next `limit`
+   * readable rows after it in log order, and returns only the rows of `filter`'s segment (rows
+   * without a stored hash, written before the adapter stored one, count as the segment's: core
+   * filters them again), plus the last of those `limit` rows whatever its segment. Core checks
+   * every returned row against the segment again, so a row too many is harmless; a row of the
+   * segment left out is an event the projection never sees.
+   */
+  readSegmentBatch?(
+    tx: Tx,
+    projectionName: string,
+    limit: number,
+    filter: SegmentFilter,
+    call: DialectCall,
+  ): Promise<DialectSegmentBatch>;
 
   /** Where the log ends and how many committed events lie after `after` (`null`: the start). */
   getLogStatus(tx: Tx, after: Position | null, call: DialectCall): Promise<Status>;

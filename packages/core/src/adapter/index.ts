@@ -36,7 +36,9 @@ export type {
   CommitListenerHandlers,
   DialectCall,
   DialectProjectionBatch,
+  DialectSegmentBatch,
   EventStoreDialect,
+  SegmentFilter,
   StoredEventRow,
   TransactionScope,
 } from './dialect.js';

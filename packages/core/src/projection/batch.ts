@@ -1,4 +1,4 @@
-import type { StoredEventRow } from '../adapter/dialect.js';
+import type { SegmentFilter, StoredEventRow } from '../adapter/dialect.js';
 import type {
   EventStore,
   PersistedEvent,
@@ -18,6 +18,11 @@ export type BatchEntry = Pick<
 /** A projection batch whose entries are decoded only when a handler needs them. */
 export interface LazyProjectionBatch<E extends BatchEntry = BatchEntry> {
   readonly entries: readonly E[];
+  /**
+   * How many rows of the log the batch covered: `entries.length`, or more when the database left
+   * out the rows of other segments (the last covered row is always an entry).
+   */
+  readonly scanned: number;
   /** The event of an entry, payload and metadata decoded. */
   decode(entry: E): PersistedEvent;
 }
@@ -34,6 +39,7 @@ export type ReadProjectionRows<Tx> = (
   tx: Tx,
   projectionName: string,
   options: ReadProjectionBatchOptions,
+  segment?: SegmentFilter,
 ) => Promise<LazyProjectionBatch<StoredEventRow>>;
 
 const decoded = (event: PersistedEvent): PersistedEvent => event;
@@ -41,19 +47,26 @@ const decoded = (event: PersistedEvent): PersistedEvent => event;
 /**
  * Locks a projection's checkpoint and reads the events after it, for the processor: undecoded
  * through a store built by the adapter kit, else decoded through {@link readProjectionBatch}.
+ * With `segment`, a store whose database filters by segment leaves out most rows of other
+ * segments (the caller still filters what it gets).
  */
 export async function readLazyProjectionBatch<Tx>(
   store: EventStore<Tx>,
   tx: Tx,
   projectionName: string,
   options: ReadProjectionBatchOptions,
+  segment?: SegmentFilter,
 ): Promise<LazyProjectionBatch> {
   const rows = (store as { [readProjectionRows]?: ReadProjectionRows<Tx> })[readProjectionRows];
   if (typeof rows === 'function') {
-    return (await rows(tx, projectionName, options)) as LazyProjectionBatch;
+    return (await rows(tx, projectionName, options, segment)) as LazyProjectionBatch;
   }
   const { events } = await readProjectionBatch(store, tx, projectionName, options);
-  return { entries: events, decode: decoded as (entry: BatchEntry) => PersistedEvent };
+  return {
+    entries: events,
+    scanned: events.length,
+    decode: decoded as (entry: BatchEntry) => PersistedEvent,
+  };
 }
 
 /**

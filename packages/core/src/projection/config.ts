@@ -21,6 +21,8 @@ export interface ResolvedProjectionProcessorConfig {
   readonly totalPartitions: number;
   /** Decides which aggregate belongs to which partition. */
   readonly partitionStrategy: PartitionStrategy;
+  /** Whether the database may leave out other hash partitions' events. */
+  readonly serverSideFiltering: boolean;
   /** Where the processor logs, or `undefined` for no logging. */
   readonly logger: Logger | undefined;
   /** How batches that failed on a transient database error are retried. */
@@ -86,6 +88,10 @@ export function resolveProjectionProcessorConfig(
   ) {
     throw new InvalidConfigError('partitionStrategy', 'must have a shouldProcess function');
   }
+  const serverSideFiltering = c.serverSideFiltering ?? true;
+  if (typeof serverSideFiltering !== 'boolean') {
+    throw new InvalidConfigError('serverSideFiltering', 'must be a boolean');
+  }
   const logger = c.logger ?? undefined;
   if (
     logger !== undefined &&
@@ -119,6 +125,7 @@ export function resolveProjectionProcessorConfig(
     partitionKey,
     totalPartitions,
     partitionStrategy,
+    serverSideFiltering,
     logger,
     retry: { maxRetries, initialDelayMs, maxDelayMs },
   };

@@ -1,4 +1,5 @@
 import { isAbortSignal } from '../abort-signal.js';
+import type { SegmentFilter } from '../adapter/dialect.js';
 import {
   InvalidArgumentError,
   InvalidConfigError,
@@ -20,6 +21,7 @@ import {
   resolveProjection,
   resolveProjectionProcessorConfig,
 } from './config.js';
+import { hashPartitionStrategy } from './partition.js';
 import type {
   Projection,
   ProjectionContext,
@@ -162,6 +164,8 @@ export class ProjectionProcessor<Tx = unknown, E extends object = DomainEvent> {
 export class ProjectionRun<Tx> {
   readonly checkpointName: string;
   private readonly filter: EventFilter | null;
+  /** The hash segment the database may filter batches by, when it can. */
+  private readonly segment: SegmentFilter | undefined;
   private readonly fields: Record<string, unknown>;
   /** The failure raised by the last batch, to tell it from errors of the store. */
   private failure: ProjectionError | undefined;
@@ -200,6 +204,12 @@ export class ProjectionRun<Tx> {
     );
     this.limit = config.batchSize;
     this.filter = buildFilter(resolved, config);
+    this.segment =
+      config.serverSideFiltering &&
+      config.totalPartitions > 1 &&
+      config.partitionStrategy === hashPartitionStrategy
+        ? { segment: config.partitionKey, segments: config.totalPartitions }
+        : undefined;
     this.fence = options.fence;
     this.fields = {
       projection: resolved.name,
@@ -358,9 +368,13 @@ export class ProjectionRun<Tx> {
     this.failure = undefined;
     this.transientHandlerFailure = undefined;
     this.batchHandled = 0;
-    const batch = await readLazyProjectionBatch(store, tx, checkpointName, {
-      limit: this.limit,
-    });
+    const batch = await readLazyProjectionBatch(
+      store,
+      tx,
+      checkpointName,
+      { limit: this.limit },
+      this.segment,
+    );
     const entries = batch.entries;
     const count = entries.length;
     if (count === 0) throw NOTHING_READ;
@@ -426,7 +440,8 @@ export class ProjectionRun<Tx> {
     this.batchHandled = handled;
     if (this.fence !== undefined) await this.fence(tx);
     await store.saveCheckpoint(tx, checkpointName, entries[count - 1]!.checkpoint);
-    return count;
+    // Rows of other segments the database left out count as read: a full batch means more.
+    return Math.max(count, batch.scanned);
   }
 
   private toProjectionError(error: unknown): ProjectionError | StoreClosedError {

@@ -101,6 +101,15 @@ export interface ProjectionProcessorConfig {
   totalPartitions?: number;
   /** Decides which aggregate belongs to which partition. @default hashPartitionStrategy */
   partitionStrategy?: PartitionStrategy;
+  /**
+   * With `hashPartitionStrategy` and more than one partition (and in every `ProjectionWorker`
+   * segment): let the database leave out the events of other partitions, so each batch transfers
+   * and parses only this partition's rows (plus the batch's last row, to move the checkpoint).
+   * Stores that cannot filter (SQLite, in-memory, custom adapters without `readSegmentBatch`)
+   * read every row and filter in the process, as with `false`. Results are the same either way.
+   * @default true
+   */
+  serverSideFiltering?: boolean;
   /** Where the processor logs; nothing is logged without one. */
   logger?: Logger;
   /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readLazyProjectionBatch } from '../../projection/batch.js';
 import { fnv1a32 } from '../../projection/partition.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import { runProjectionPartitions, runProjections } from '../../projection/runner.js';
@@ -105,6 +106,128 @@ export function describeProjectionPartitionConformance(
         }
         await readModel.assertApplied(log, () => true);
       }),
+    );
+
+    api.it('serverSideFiltering on and off hand every partition the same events', () =>
+      withFreshStore(harness, async ({ store }) => {
+        await appendEvents(store, partitionedStreams(), 2);
+        const log = await readWholeLog(store);
+        const total = 3;
+        const handled = new Map<boolean, string[][]>();
+        for (const serverSideFiltering of [true, false]) {
+          const readModel = new CheckpointTableReadModel(store);
+          const name = `filtering-${readModel.prefix}`;
+          const partitions = Array.from({ length: total }, (_, partitionKey) => ({
+            projection: recordingProjection(readModel, { name }),
+            processor: new ProjectionProcessor(store, {
+              batchSize: 5,
+              pollIntervalMs: TEST_POLL_INTERVAL_MS,
+              partitionKey,
+              totalPartitions: total,
+              serverSideFiltering,
+            }),
+          }));
+          await runUntilCheckpoints(
+            (signal) => runProjections(partitions, { signal }),
+            store,
+            partitions.map((p) => p.processor.checkpointName(name)),
+            log.at(-1)!.checkpoint,
+          );
+          handled.set(
+            serverSideFiltering,
+            partitions.map((p) => p.projection.calls.map((e) => e.eventId)),
+          );
+          await readModel.assertApplied(log, () => true);
+        }
+        assert.deepEqual(
+          handled.get(true),
+          handled.get(false),
+          'filtering in the database changes nothing a partition sees',
+        );
+      }),
+    );
+
+    api.it(
+      'a partition without events of its own still moves its checkpoint to the end of the log',
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          // One aggregate: of 8 partitions, 7 see none of its events.
+          await appendEvents(store, [{ aggregateId: 'lonely', count: 9 }], 3);
+          const log = await readWholeLog(store);
+          const total = 8;
+          const owner = fnv1a32(log[0]!.aggregateId) % total;
+          const readModel = new CheckpointTableReadModel(store);
+          const name = `sparse-${readModel.prefix}`;
+          const partitions = Array.from({ length: total }, (_, partitionKey) => ({
+            partitionKey,
+            projection: recordingProjection(readModel, { name }),
+            processor: new ProjectionProcessor(store, {
+              batchSize: 2,
+              pollIntervalMs: TEST_POLL_INTERVAL_MS,
+              partitionKey,
+              totalPartitions: total,
+            }),
+          }));
+          await runUntilCheckpoints(
+            (signal) => runProjections(partitions, { signal }),
+            store,
+            partitions.map((p) => p.processor.checkpointName(name)),
+            log.at(-1)!.checkpoint,
+          );
+          for (const { partitionKey, projection } of partitions) {
+            assert.equal(
+              projection.calls.length,
+              partitionKey === owner ? log.length : 0,
+              `partition ${partitionKey} handles ${partitionKey === owner ? 'every' : 'no'} event`,
+            );
+          }
+        }),
+    );
+
+    api.it(
+      'a segment batch covers the next rows: all of its segment, and the last one in any case',
+      () =>
+        withFreshStore(harness, async ({ store }) => {
+          await appendEvents(store, partitionedStreams(), 2);
+          const log = await readWholeLog(store);
+          const segments = 4;
+          const limit = 7;
+          for (let segment = 0; segment < segments; segment++) {
+            const name = `segment-batch-${segment}-${log[0]!.eventId}`;
+            let after = 0;
+            while (after < log.length) {
+              const batch = await store.transaction((tx) =>
+                readLazyProjectionBatch(store, tx, name, { limit }, { segment, segments }),
+              );
+              const covered = log.slice(after, after + limit);
+              assert.equal(batch.scanned, covered.length, 'scanned: the rows the batch covered');
+              const ids = batch.entries.map((e) => (e as { eventId?: string }).eventId);
+              const coveredIds = covered.map((e) => e.eventId);
+              for (const id of ids) {
+                assert.ok(coveredIds.includes(id!), 'every entry is one of the covered rows');
+              }
+              assert.deepEqual(
+                ids,
+                coveredIds.filter((id) => ids.includes(id)),
+                'entries come in log order',
+              );
+              for (const event of covered) {
+                if (fnv1a32(event.aggregateId) % segments === segment) {
+                  assert.ok(ids.includes(event.eventId), 'every row of the segment is an entry');
+                }
+              }
+              assert.equal(
+                batch.entries.at(-1)!.checkpoint,
+                covered.at(-1)!.checkpoint,
+                'the last covered row is the last entry',
+              );
+              await store.transaction((tx) =>
+                store.saveCheckpoint(tx, name, covered.at(-1)!.checkpoint),
+              );
+              after += covered.length;
+            }
+          }
+        }),
     );
   });
 }
