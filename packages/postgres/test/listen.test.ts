@@ -42,6 +42,20 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
+/**
+ * Waits until the store's commit listener is open: the listener wakes every waiter once when it
+ * opens (commits made meanwhile notified nobody), so a wait that runs to its timeout was not
+ * woken by that. Under load the first LISTEN can take longer than a short wait.
+ */
+async function untilListening(store: { waitForEvents(o: object): Promise<void> }): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const started = performance.now();
+    await store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 100 });
+    if (performance.now() - started >= 95) return;
+  }
+  throw new Error('the store never settled into listening');
+}
+
 describe.each(bothDrivers())('LISTEN/NOTIFY wake-ups ($name)', (driver) => {
   it('wakes a waiter within milliseconds of a commit; without NOTIFY it waits for its timeout', async () => {
     const subject = await driver.createStore();
@@ -92,7 +106,7 @@ describe.each(bothDrivers())('LISTEN/NOTIFY wake-ups ($name)', (driver) => {
     const { store } = subject;
     const writer = await driver.createStore({ tables: store.tables });
     try {
-      await store.waitForEvents({ signal: new AbortController().signal, timeoutMs: 50 });
+      await untilListening(store);
       let woke = false;
       const waiting = store
         .waitForEvents({ signal: new AbortController().signal, timeoutMs: 5_000 })
