@@ -6,7 +6,6 @@
 import { createPgEventStore } from '@pup/postgres';
 import pg from 'pg';
 import type { BankEvent } from './events.js';
-import { expectEqual } from './events.js';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
 const store = createPgEventStore<BankEvent, pg.Pool>(pool);
@@ -64,4 +63,8 @@ controller.abort();
 await running;
 await store.close(); // releases the store's own LISTEN connection, never your pool
 await pool.end();
+
 // #endregion close
+
+// Imported last, so that no excerpt above shows it (imports are hoisted).
+import { expectEqual } from './events.js';

@@ -6,7 +6,6 @@
 import { createSqliteEventStore } from '@pup/sqlite';
 import Database from 'better-sqlite3';
 import type { BankEvent } from './events.js';
-import { expectEqual } from './events.js';
 
 const db = new Database(':memory:'); // or a file name, such as 'bank.db', to keep the log
 const store = createSqliteEventStore<BankEvent, Database.Database>(db);
@@ -112,3 +111,6 @@ db.close();
 // #endregion run
 
 expectEqual(rows, [{ account: 'alice', balance: 75 }], 'balances');
+
+// Imported last, so that no excerpt above shows it (imports are hoisted).
+import { expectEqual } from './events.js';

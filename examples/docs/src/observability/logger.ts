@@ -1,24 +1,42 @@
 // docs/observability.md, "The logger": pino wired to pup's Logger, given to the store and to a
 // processor. Runs on SQLite in memory and checks the lines pup wrote.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ExpectedVersion, waitForProjection } from '@pup/core';
 import { createSqliteEventStore } from '@pup/sqlite';
 import Database from 'better-sqlite3';
 import { account, type BankEvent } from '../getting-started/events.js';
 
-const lines: { msg: string; level: number }[] = [];
-const destination = { write: (line: string) => lines.push(JSON.parse(line)) };
+// The program runs itself in a child process and checks the lines the child logs on stdout.
+if (process.env.PUP_DOCS_LOGGER_CHILD === undefined) {
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, PUP_DOCS_LOGGER_CHILD: '1', LOG_LEVEL: 'info' },
+    encoding: 'utf8',
+  });
+  if (child.status !== 0) throw new Error(`the child failed:\n${child.stdout}${child.stderr}`);
+  const messages = child.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
+  for (const expected of [
+    'Event store schema is up to date',
+    'projection started',
+    'projection stopped',
+  ]) {
+    if (!messages.includes(expected)) throw new Error(`no "${expected}" line in ${messages}`);
+  }
+  console.log(messages);
+  process.exit(0);
+}
 
 // #region logger
 import type { Logger } from '@pup/core';
 import pino from 'pino';
 
-const log = pino(
-  {
-    level: process.env.LOG_LEVEL ?? 'info',
-    serializers: { error: pino.stdSerializers.err }, // pup puts errors under `error`
-  },
-  destination, // omit to log to stdout
-);
+const log = pino({
+  level: process.env.LOG_LEVEL ?? 'info',
+  serializers: { error: pino.stdSerializers.err }, // pup puts errors under `error`
+});
 
 // pino takes the fields first, then the message.
 const logger: Logger = {
@@ -49,14 +67,3 @@ controller.abort();
 await running;
 await store.close();
 db.close();
-
-for (const expected of [
-  'Event store schema is up to date',
-  'projection started',
-  'projection stopped',
-]) {
-  if (!lines.some((line) => line.msg === expected)) {
-    throw new Error(`no "${expected}" line in ${JSON.stringify(lines)}`);
-  }
-}
-console.log(lines.map((line) => line.msg));
