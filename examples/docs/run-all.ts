@@ -23,6 +23,7 @@ const programs: { file: string; databases: Database[] }[] = [
   { file: 'src/adapters/own-transaction-pg.ts', databases: ['postgres'] },
   { file: 'src/adapters/own-transaction-mysql.ts', databases: ['mysql'] },
   { file: 'src/adapters/copy-log.ts', databases: ['sqlite', 'postgres', 'mysql'] },
+  { file: 'src/projections/order-totals.ts', databases: ['sqlite'] },
   { file: 'src/observability/logger.ts', databases: ['sqlite'] },
   { file: 'src/operations/migrate.ts', databases: ['sqlite'] },
   { file: 'src/operations/generate-migration.ts', databases: ['sqlite'] },
