@@ -2,6 +2,7 @@
 // system, with ProjectionProcessor and with ProjectionWorker. Runs on every database.
 // #region monitor
 import { type EventStore, getProjectionStatus, getProjectionWorkerStatus } from '@pup/core';
+// Type-only imports: keep the one of the adapter you use.
 import type { MysqlLogStatus } from '@pup/mysql';
 import type { PostgresLogStatus } from '@pup/postgres';
 
