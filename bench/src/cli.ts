@@ -13,20 +13,34 @@ export interface CliOptions {
   pairs: number | undefined;
   /** Overrides the batch size of the catch-up workloads. */
   batchSize: number | undefined;
+  /** Overrides of the `worker-scaling` workload's size. */
+  workerScaling: {
+    events?: number;
+    aggregates?: number;
+    processes?: number[];
+    segments?: number;
+  };
   help: boolean;
 }
 
 export const USAGE = `Usage: pnpm bench [--adapter sqlite|postgres|mysql]... [--quick] [--json [file]]
                   [--workload <id>]... [--pairs <n>] [--batch-size <n>]
+                  [--worker-events <n>] [--worker-aggregates <n>] [--worker-processes <list>]
+                  [--worker-segments <n>]
 
   --adapter   adapter to run (repeatable or comma-separated); default: every adapter available
   --quick     small sizes, 2 pairs: a smoke test that fails unless every workload produced numbers
   --json      also write the results as JSON to <file>, or to stdout when no file is given
   --workload  only these workloads: append-1 append-1-stream append-100 append-1x8
               append-held-open read-stream-100 catch-up catch-up-1000 catch-up-peer catch-up-rss
-              (repeatable or comma-separated)
-  --pairs     A/B pairs per workload (default 5, catch-up 3, quick 2)
+              worker-scaling (repeatable or comma-separated)
+  --pairs     A/B pairs per workload (default 5, catch-up 3, worker-scaling 2, quick 2;
+              worker-scaling quick 1)
   --batch-size  events per batch of the catch-up workloads (default 100, the processor's)
+  --worker-events      events in the log of worker-scaling (default 50000, quick 2000)
+  --worker-aggregates  aggregates they are spread over (default 2500, quick 100)
+  --worker-processes   worker process counts, comma-separated (default 1,2,4)
+  --worker-segments    segments of the projection (default 8)
 
 Environment: PUP_BENCH_POSTGRES_URL, else PUP_TEST_POSTGRES_URL, else
 postgres://postgres@127.0.0.1:5432/test; PUP_BENCH_MYSQL_URL, else PUP_TEST_MYSQL_URL, else
@@ -43,7 +57,13 @@ export function parseCli(argv: readonly string[]): CliOptions {
     workloads: [],
     pairs: undefined,
     batchSize: undefined,
+    workerScaling: {},
     help: false,
+  };
+  const positive = (value: string | undefined, flag: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
+    return n;
   };
   const list = (value: string | undefined, flag: string): string[] => {
     if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
@@ -93,6 +113,20 @@ export function parseCli(argv: readonly string[]): CliOptions {
         options.batchSize = n;
         break;
       }
+      case '--worker-events':
+        options.workerScaling.events = positive(inline ?? argv[++i], flag);
+        break;
+      case '--worker-aggregates':
+        options.workerScaling.aggregates = positive(inline ?? argv[++i], flag);
+        break;
+      case '--worker-segments':
+        options.workerScaling.segments = positive(inline ?? argv[++i], flag);
+        break;
+      case '--worker-processes':
+        options.workerScaling.processes = list(inline ?? argv[++i], flag)
+          .map((n) => positive(n, flag))
+          .sort((a, b) => a - b);
+        break;
       case '--help':
       case '-h':
         options.help = true;

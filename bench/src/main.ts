@@ -11,9 +11,14 @@ import { runWorkload } from './runner.js';
 import { dropScratch, targetConfig } from './targets/config.js';
 import { adapterUnavailable, KNOWN_ADAPTERS, TARGETS } from './targets/index.js';
 import type { AdapterName, BenchTarget } from './targets/types.js';
+import {
+  runWorkerScaling,
+  workerScalingApplies,
+  workerScalingOptions,
+} from './worker-scaling/measure.js';
 import { sizesFor, WORKLOADS } from './workloads.js';
 
-const ALL_WORKLOADS = [...WORKLOADS.map((w) => w.id), 'catch-up-rss'];
+const ALL_WORKLOADS = [...WORKLOADS.map((w) => w.id), 'catch-up-rss', 'worker-scaling'];
 
 async function selectAdapters(options: CliOptions): Promise<AdapterName[]> {
   const selected: AdapterName[] = [];
@@ -168,6 +173,20 @@ async function main(): Promise<number> {
             report.results.push(await runRssWorkload(target, sizes, config));
           } catch (error) {
             report.results.push(failed(target, 'catch-up-rss', error));
+          }
+        }
+        if (wanted('worker-scaling') && workerScalingApplies(target)) {
+          const scaling = { ...workerScalingOptions(options.quick), ...options.workerScaling };
+          if (options.pairs !== undefined) scaling.pairs = options.pairs;
+          if (options.batchSize !== undefined) scaling.batchSize = options.batchSize;
+          progress(
+            `[${target.id}] worker-scaling: ${scaling.events.toLocaleString('en-US')} events over ` +
+              `${scaling.aggregates.toLocaleString('en-US')} aggregates, ${scaling.processes.join('/')} processes`,
+          );
+          try {
+            report.results.push(...(await runWorkerScaling(target, config, scaling)));
+          } catch (error) {
+            report.results.push(failed(target, 'worker-scaling', error));
           }
         }
         report.environments[target.id] = {

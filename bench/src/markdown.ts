@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { formatMiB, formatMs, formatRate } from './progress.js';
 import { SIDE_SHORT } from './report.js';
 import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
+import { workerScalingMarkdown } from './worker-scaling/render.js';
 
 /** Column names of the sides. */
 const SIDE_NAMES: Record<string, string> = {
@@ -74,6 +75,8 @@ function main(): void {
       out.push('', `RSS of the ${rss.size} catch-up (child process):`, '');
       out.push(`- pup: ${memory(rss.pup)}`, `- raw: ${memory(rss.raw)}`);
     }
+    const scaling = workerScalingMarkdown(rows);
+    if (scaling.length > 0) out.push('', ...scaling);
     out.push('');
   }
   process.stdout.write(`${out.join('\n')}\n`);

@@ -1,5 +1,6 @@
 import { formatMiB, formatMs, formatRate } from './progress.js';
 import type { BenchReport, Ratio, SideResult, WorkloadResult } from './results.js';
+import { renderWorkerScaling } from './worker-scaling/render.js';
 
 function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -96,6 +97,8 @@ export function renderReport(report: BenchReport): string {
       ),
     );
   }
+  const scaling = renderWorkerScaling(report.results, renderTable);
+  if (scaling !== null) parts.push(scaling);
   const notes: string[] = [];
   const reasons = new Set<string>();
   for (const r of report.results) {

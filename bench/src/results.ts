@@ -1,4 +1,5 @@
 import type { AdapterName, SideName } from './targets/types.js';
+import type { WorkerScalingFigures } from './worker-scaling/types.js';
 
 /** A ratio of events/s over the A/B pairs of one workload. */
 export interface Ratio {
@@ -79,6 +80,8 @@ export interface WorkloadResult {
   /** The ratios the issues ask for, with this run's verdicts. */
   goals: GoalResult[];
   note?: string;
+  /** Only for `worker-scaling`: processes, speedup over 1 process, CPU, the read model's check. */
+  workerScaling?: WorkerScalingFigures;
 }
 
 /** Everything one `pnpm bench` run measured, as written by `--json`. */

@@ -1,0 +1,136 @@
+/**
+ * CPU time of processes and of the whole machine from /proc (Linux), to show where the cores go
+ * during a run: the worker processes, the database server, everything.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's times. */
+const HZ = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process (all its threads), plus its reaped children's, in seconds. */
+function processSeconds(pid: number): { own: number; children: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
+    return { own: (utime! + stime!) / HZ, children: (cutime! + cstime!) / HZ };
+  } catch {
+    return null;
+  }
+}
+
+/** Processes whose command name is one of `names` (the database server's processes). */
+function processesNamed(names: readonly string[]): number[] {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (names.includes(comm)) pids.push(Number(entry));
+    } catch {
+      // Gone in the meantime.
+    }
+  }
+  return pids;
+}
+
+/** Busy seconds of all cores together (everything but idle and iowait), from /proc/stat. */
+function machineBusySeconds(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const values = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is inside user already)
+    const busy = values.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+    return busy / HZ;
+  } catch {
+    return null;
+  }
+}
+
+/** A reading of the CPU seconds so far. */
+export interface CpuSample {
+  at: number;
+  workers: number | null;
+  database: Map<number, { own: number; children: number }>;
+  machine: number | null;
+}
+
+/** Cores in use on average between two samples (1.0 = one core busy all the time). */
+export interface CpuUse {
+  workers: number | null;
+  database: number | null;
+  machine: number | null;
+}
+
+/** Samples CPU of the given worker processes and of the database server's processes. */
+export class CpuMeter {
+  /**
+   * @param databaseNames command names of the database server's processes (`postgres`,
+   *   `mariadbd`); empty when the server is not on this machine.
+   */
+  constructor(private readonly databaseNames: readonly string[]) {}
+
+  sample(workerPids: readonly number[]): CpuSample {
+    let workers: number | null = 0;
+    for (const pid of workerPids) {
+      const seconds = processSeconds(pid);
+      if (seconds === null) workers = null;
+      else if (workers !== null) workers += seconds.own;
+    }
+    const database = new Map<number, { own: number; children: number }>();
+    for (const pid of processesNamed(this.databaseNames)) {
+      const seconds = processSeconds(pid);
+      if (seconds !== null) database.set(pid, seconds);
+    }
+    return { at: performance.now(), workers, database, machine: machineBusySeconds() };
+  }
+
+  /**
+   * Average cores between two samples. The database's figure adds up its processes (PostgreSQL
+   * has one per connection) and the reaped children's time its postmaster collected; a backend
+   * that started and ended between the samples without being reaped by a sampled process is lost.
+   */
+  use(from: CpuSample, to: CpuSample): CpuUse {
+    const seconds = (to.at - from.at) / 1000;
+    const per = (value: number | null) => (value === null ? null : value / seconds);
+    let database: number | null = null;
+    if (this.databaseNames.length > 0 && to.database.size > 0) {
+      database = 0;
+      for (const [pid, end] of to.database) {
+        const begin = from.database.get(pid);
+        database += end.own - (begin?.own ?? 0) + (begin ? end.children - begin.children : 0);
+      }
+    }
+    return {
+      workers: from.workers === null || to.workers === null ? null : per(to.workers - from.workers),
+      database: per(database),
+      machine: from.machine === null || to.machine === null ? null : per(to.machine - from.machine),
+    };
+  }
+}
+
+/** Command names of a local database server's processes for a connection string, or none. */
+export function databaseProcessNames(url: string, adapter: 'postgres' | 'mysql'): string[] {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return [];
+  }
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]', ''].includes(host)) return [];
+  return adapter === 'postgres' ? ['postgres'] : ['mariadbd', 'mysqld'];
+}
