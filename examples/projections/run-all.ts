@@ -26,9 +26,23 @@ const examples = [
 const databaseUrl = process.env.DATABASE_URL;
 const urlFor = (kind: DatabaseKind, fallback: string | undefined) =>
   databaseUrl && databaseKindOf(databaseUrl) === kind ? databaseUrl : fallback;
-const databases = [
+const postgresUrl = urlFor('postgres', process.env.PUP_TEST_POSTGRES_URL);
+const databases: {
+  kind: string;
+  url: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Only these examples (all when absent). */
+  only?: string[];
+}[] = [
   { kind: 'sqlite', url: undefined },
-  { kind: 'postgres', url: urlFor('postgres', process.env.PUP_TEST_POSTGRES_URL) },
+  { kind: 'postgres', url: postgresUrl },
+  // The second PostgreSQL driver, for the examples whose workers start, stop and die at random.
+  {
+    kind: 'postgres.js',
+    url: postgresUrl,
+    env: { PUP_EXAMPLE_POSTGRES_DRIVER: 'postgres.js' },
+    only: ['scaling-workers/launcher.ts', 'partitioned/launcher.ts'],
+  },
   { kind: 'mysql', url: urlFor('mysql', process.env.PUP_TEST_MYSQL_URL) },
 ].filter((database) => database.kind === 'sqlite' || database.url);
 
@@ -40,8 +54,12 @@ interface RunResult {
 }
 
 /** Runs one example in its own process group, so a timeout also stops the workers it started. */
-function runExample(example: string, url: string | undefined): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
+function runExample(
+  example: string,
+  url: string | undefined,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, LOG_LEVEL: 'info' };
   if (url) env.DATABASE_URL = url;
   else delete env.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', tsx, join(here, example)], {
@@ -85,26 +103,24 @@ let failed = 0;
 const summary: string[] = [];
 for (const database of databases) {
   const started = Date.now();
-  for (const example of examples) {
+  for (const example of database.only ?? examples) {
     const exampleStarted = Date.now();
-    const result = await runExample(example, database.url);
+    const result = await runExample(example, database.url, database.env);
     const seconds = ((Date.now() - exampleStarted) / 1000).toFixed(1);
     if (result.code === 0) {
-      console.log(`ok    ${database.kind.padEnd(8)} ${example} (${seconds}s)`);
+      console.log(`ok    ${database.kind.padEnd(11)} ${example} (${seconds}s)`);
       continue;
     }
     failed++;
     const why = result.timedOut
       ? `killed after ${RUN_TIMEOUT_MS / 1000}s`
       : `exit ${result.code ?? result.signal}`;
-    console.log(`FAIL  ${database.kind.padEnd(8)} ${example} (${seconds}s, ${why})`);
+    console.log(`FAIL  ${database.kind.padEnd(11)} ${example} (${seconds}s, ${why})`);
     console.log(result.output);
   }
   summary.push(`${database.kind} ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
-console.log(
-  `${examples.length} examples on ${databases.length} database(s): ${summary.join(', ')}`,
-);
+console.log(`examples run on ${databases.length} database setup(s): ${summary.join(', ')}`);
 if (failed > 0) {
   console.error(`${failed} example run(s) failed`);
   process.exit(1);

@@ -3,11 +3,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventStore, EventStoreOptions, Logger } from '@pup/core';
 import { createMysqlEventStore } from '@pup/mysql';
-import { createPgEventStore } from '@pup/postgres';
+import { createPgEventStore, createPostgresJsEventStore } from '@pup/postgres';
 import { createSqliteEventStore } from '@pup/sqlite';
 import Database from 'better-sqlite3';
 import mysql, { type Pool, type PoolConnection } from 'mysql2/promise';
 import pg from 'pg';
+import postgres from 'postgres';
 import type { ShopEvent } from './shop.js';
 
 /** The databases the examples run on. */
@@ -90,7 +91,12 @@ export async function openExampleDatabase<E extends object = ShopEvent>(
   if (!url) return openSqlite<E>(sqliteFile(example), reset, logger);
   const namespace = `pup_example_${example.replaceAll('-', '_')}`;
   identifier(namespace);
-  if (databaseKindOf(url) === 'postgres') return openPostgres<E>(url, namespace, reset, logger);
+  if (databaseKindOf(url) === 'postgres') {
+    // PUP_EXAMPLE_POSTGRES_DRIVER=postgres.js runs the example on postgres.js instead of pg.
+    return process.env.PUP_EXAMPLE_POSTGRES_DRIVER === 'postgres.js'
+      ? openPostgresJs<E>(url, namespace, reset, logger)
+      : openPostgres<E>(url, namespace, reset, logger);
+  }
   return openMysql<E>(url, namespace, reset, logger);
 }
 
@@ -169,6 +175,46 @@ async function openPostgres<E extends object>(
     async close() {
       await store.close();
       await pool.end();
+    },
+  };
+}
+
+async function openPostgresJs<E extends object>(
+  url: string,
+  schema: string,
+  reset: boolean,
+  logger?: Logger,
+): Promise<ExampleDatabase<E>> {
+  const sql = postgres(url, { max: 10, onnotice: () => {} });
+  if (reset) {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await sql.unsafe(`CREATE SCHEMA ${schema}`);
+  }
+  const store = createPostgresJsEventStore<E>(sql, storeOptions(schema, logger));
+  await store.migrate();
+  // `tx` is the postgres.js transaction (a TransactionSql) of the store's transaction.
+  const client = (tx: unknown) => (tx ?? sql) as postgres.Sql;
+  const exec = async (tx: unknown, text: string, params: Params = []) => {
+    await client(tx).unsafe(text, [...params] as postgres.ParameterOrJSON<never>[]);
+  };
+  return {
+    kind: 'postgres',
+    store,
+    table: (name) => `${schema}.${identifier(name)}`,
+    async ddl(text) {
+      await sql.unsafe(text);
+    },
+    exec,
+    async query<T>(tx: unknown, text: string, params: Params = []) {
+      return [
+        ...(await client(tx).unsafe(text, [...params] as postgres.ParameterOrJSON<never>[])),
+      ] as T[];
+    },
+    increment: (tx, table, key, amounts) =>
+      exec(tx, ...upsertAdding('postgres', table, key, amounts)),
+    async close() {
+      await store.close();
+      await sql.end({ timeout: 5 });
     },
   };
 }
