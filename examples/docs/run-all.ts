@@ -33,6 +33,12 @@ const programs: { file: string; databases: Database[] }[] = [
   { file: 'src/troubleshooting/append-once.ts', databases: ['sqlite', 'postgres', 'mysql'] },
   { file: 'src/troubleshooting/retry-transient.ts', databases: ['sqlite'] },
   { file: 'src/troubleshooting/version-order.ts', databases: ['sqlite'] },
+  { file: 'src/readme/typed-events.ts', databases: ['sqlite'] },
+  { file: 'src/readme/schemas.ts', databases: ['sqlite'] },
+  { file: 'src/readme/upcasters.ts', databases: ['sqlite', 'postgres', 'mysql'] },
+  { file: 'src/readme/decider-spec.ts', databases: ['sqlite'] },
+  { file: 'src/readme/projection-worker.ts', databases: ['sqlite', 'postgres', 'mysql'] },
+  { file: 'src/readme/retry-same-ids.ts', databases: ['sqlite', 'postgres', 'mysql'] },
 ];
 
 const RUN_TIMEOUT_MS = 60_000;

@@ -15,9 +15,8 @@
 // indentation. The block may be indented (inside a list item); its lines then carry that
 // indentation. Any language tag works (ts, js, sh, sql, …).
 //
-// Checked as well: a ts/js block in docs/*.md that is not an include fails the check, and so does
-// an include whose file or region is missing. Inline blocks of the files in `inlineAllowed` are
-// listed as warnings only.
+// Checked as well: a ts/js block in README.md or docs/*.md that is not an include fails the check,
+// and so does an include whose file or region is missing.
 //
 // `node check-readme.mjs` fails on any drift; `node check-readme.mjs --write` copies the files in.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,9 +32,6 @@ const documents = [
     .sort()
     .map((name) => `docs/${name}`),
 ];
-
-/** Files whose inline ts/js blocks are not converted to includes yet: warned about, not failed. */
-const inlineAllowed = new Set(['README.md']);
 
 /** Languages whose blocks must come from a file. */
 const codeLanguages = new Set(['ts', 'typescript', 'tsx', 'js', 'javascript', 'mjs', 'cjs']);
@@ -93,7 +89,6 @@ function indented(text, indent) {
 }
 
 const problems = [];
-const warnings = [];
 let blocks = 0;
 let updatedBlocks = 0;
 
@@ -129,13 +124,12 @@ for (const document of documents) {
     if (!codeLanguages.has(language)) continue;
     const where = `${document}:${outside.slice(0, match.index).split('\n').length}`;
     const message = `${where}: a \`\`\`${language} block that is not an <!-- include: … -->`;
-    (inlineAllowed.has(document) ? warnings : problems).push(message);
+    problems.push(message);
   }
 
   if (write && changed) writeFileSync(url, updated);
 }
 
-for (const warning of warnings) console.warn(`warning: ${warning}`);
 if (write) {
   console.log(`${updatedBlocks} of ${blocks} included blocks updated in ${documents.length} files`);
 }
