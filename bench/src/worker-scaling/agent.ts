@@ -194,6 +194,10 @@ async function main(): Promise<void> {
         return db.rawCatchUp(request.batchSize, request.limit);
       case 'verify':
         return db.verify();
+      case 'connectionIds':
+        return db.connectionIds();
+      case 'otherClients':
+        return db.otherClients(request.mine);
       case 'exit':
         if (running !== undefined) {
           running.controller.abort();

@@ -15,9 +15,11 @@ const HZ = (() => {
 })();
 
 /** utime + stime of a process (all its threads), plus its reaped children's, in seconds. */
-function processSeconds(pid: number): { own: number; children: number } | null {
+function processSeconds(pid: number, thread?: number): { own: number; children: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // /proc/<tid>/stat would give the whole process's times: a thread's are under task/.
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
@@ -48,6 +50,15 @@ function processesNamed(names: readonly string[]): number[] {
   return pids;
 }
 
+/** The thread ids of a process. */
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Busy seconds of all cores together (everything but idle and iowait), from /proc/stat. */
 function machineBusySeconds(): number | null {
   try {
@@ -65,6 +76,8 @@ function machineBusySeconds(): number | null {
 export interface CpuSample {
   at: number;
   workers: number | null;
+  /** The benchmark's own other processes (the parent and the controller that polls). */
+  bench: number | null;
   database: Map<number, { own: number; children: number }>;
   machine: number | null;
 }
@@ -74,51 +87,86 @@ export interface CpuUse {
   workers: number | null;
   database: number | null;
   machine: number | null;
+  /** Everything else: the machine minus the workers, the database and the benchmark itself. */
+  others: number | null;
 }
 
 /** Samples CPU of the given worker processes and of the database server's processes. */
 export class CpuMeter {
   /**
+   * @param perThread sample the database server's threads rather than its processes (MySQL: one
+   *   process, a thread per connection).
    * @param databaseNames command names of the database server's processes (`postgres`,
    *   `mariadbd`); empty when the server is not on this machine.
    */
-  constructor(private readonly databaseNames: readonly string[]) {}
+  constructor(
+    private readonly perThread: boolean,
+    private readonly databaseNames: readonly string[],
+  ) {}
 
-  sample(workerPids: readonly number[]): CpuSample {
-    let workers: number | null = 0;
-    for (const pid of workerPids) {
-      const seconds = processSeconds(pid);
-      if (seconds === null) workers = null;
-      else if (workers !== null) workers += seconds.own;
-    }
+  sample(workerPids: readonly number[], benchPids: readonly number[]): CpuSample {
+    const sum = (pids: readonly number[]): number | null => {
+      let total = 0;
+      for (const pid of pids) {
+        const seconds = processSeconds(pid);
+        if (seconds === null) return null;
+        total += seconds.own;
+      }
+      return total;
+    };
+    const workers = sum(workerPids);
+    const bench = sum(benchPids);
     const database = new Map<number, { own: number; children: number }>();
     for (const pid of processesNamed(this.databaseNames)) {
-      const seconds = processSeconds(pid);
-      if (seconds !== null) database.set(pid, seconds);
+      if (!this.perThread) {
+        const seconds = processSeconds(pid);
+        if (seconds !== null) database.set(pid, seconds);
+        continue;
+      }
+      for (const thread of threadsOf(pid)) {
+        const seconds = processSeconds(pid, thread);
+        if (seconds !== null) database.set(thread, seconds);
+      }
     }
-    return { at: performance.now(), workers, database, machine: machineBusySeconds() };
+    return { at: performance.now(), workers, bench, database, machine: machineBusySeconds() };
   }
 
   /**
-   * Average cores between two samples. The database's figure adds up its processes (PostgreSQL
-   * has one per connection) and the reaped children's time its postmaster collected; a backend
-   * that started and ended between the samples without being reaped by a sampled process is lost.
+   * Average cores between two samples. The database's figure adds up the server's processes
+   * (PostgreSQL: one per connection, plus the reaped children's time the postmaster collected) or
+   * threads (MySQL: one per connection), without `otherClients`: the processes or threads serving
+   * other clients' connections. Background processes and threads count as the database's. A
+   * process or thread that ended between the samples is lost.
    */
-  use(from: CpuSample, to: CpuSample): CpuUse {
+  use(from: CpuSample, to: CpuSample, otherClients: readonly number[] = []): CpuUse {
     const seconds = (to.at - from.at) / 1000;
     const per = (value: number | null) => (value === null ? null : value / seconds);
     let database: number | null = null;
     if (this.databaseNames.length > 0 && to.database.size > 0) {
       database = 0;
+      const others = new Set(otherClients);
       for (const [pid, end] of to.database) {
+        if (others.has(pid)) continue;
         const begin = from.database.get(pid);
-        database += end.own - (begin?.own ?? 0) + (begin ? end.children - begin.children : 0);
+        database +=
+          end.own -
+          (begin?.own ?? 0) +
+          (begin && !this.perThread ? end.children - begin.children : 0);
       }
     }
+    const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+    const workers = delta(from.workers, to.workers);
+    const bench = delta(from.bench, to.bench);
+    const machine = delta(from.machine, to.machine);
+    const others =
+      machine === null || workers === null || bench === null || database === null
+        ? null
+        : Math.max(0, machine - workers - bench - database);
     return {
-      workers: from.workers === null || to.workers === null ? null : per(to.workers - from.workers),
+      workers: per(workers),
       database: per(database),
-      machine: from.machine === null || to.machine === null ? null : per(to.machine - from.machine),
+      machine: per(machine),
+      others: per(others),
     };
   }
 }

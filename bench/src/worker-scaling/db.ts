@@ -12,6 +12,9 @@ import { pupPostgresOptions } from '../targets/postgres-shared.js';
 import { keysetReadSql as pgKeysetReadSql, postgresTables } from '../targets/postgres-sql.js';
 import type { TargetConfig } from '../targets/types.js';
 
+/** `application_name` of the workload's PostgreSQL connections. */
+const APPLICATION_NAME = 'pup-bench-worker-scaling';
+
 /** The targets this workload runs on. */
 export const SCALING_TARGETS = ['postgres-pg', 'mysql'] as const;
 export type ScalingTargetId = (typeof SCALING_TARGETS)[number];
@@ -78,6 +81,13 @@ export interface ScalingDb {
   settle(): Promise<void>;
   /** Whether the events table has the `aggregate_hash` column, and how many rows lack a hash. */
   hashColumn(): Promise<{ exists: boolean; unhashedRows: number }>;
+  /** The server's ids of this process's connections (MySQL), to tell them from other clients'. */
+  connectionIds(): number[];
+  /**
+   * The server's processes (PostgreSQL) or threads (MySQL) of other clients' connections: the
+   * server's CPU of the workload is that of the rest. `mine`: every agent's `connectionIds`.
+   */
+  otherClients(mine: readonly number[]): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -99,7 +109,13 @@ async function openPostgres(config: TargetConfig, poolSize: number): Promise<Sca
   const tables = postgresTables(schema);
   const readModel = `${schema}.ws_read_model`;
   const position = `${schema}.ws_raw_position`;
-  const pool = new pg.Pool({ connectionString: config.postgresUrl, max: poolSize });
+  // Idle connections stay open, so the server's processes of a run are those of the next one.
+  const pool = new pg.Pool({
+    connectionString: config.postgresUrl,
+    max: poolSize,
+    idleTimeoutMillis: 0,
+    application_name: APPLICATION_NAME,
+  });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it.
   });
@@ -204,6 +220,16 @@ FROM expected e LEFT JOIN ${readModel} r USING (aggregate_id)`);
       );
       return { exists: true, unhashedRows: Number(unhashed.rows[0]!.n) };
     },
+    // PostgreSQL tells the workload's backends by their application_name.
+    connectionIds: () => [],
+    async otherClients() {
+      const { rows } = await pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity
+         WHERE backend_type = 'client backend' AND application_name IS DISTINCT FROM $1`,
+        [APPLICATION_NAME],
+      );
+      return rows.map((row) => Number(row.pid));
+    },
     async close() {
       await store.close();
       await pool.end();
@@ -220,6 +246,10 @@ async function openMysql(config: TargetConfig, poolSize: number): Promise<Scalin
   const readModel = `${database}.ws_read_model`;
   const position = `${database}.ws_raw_position`;
   const pool = mysql.createPool({ uri: config.mysqlUrl, connectionLimit: poolSize });
+  const connections = new Set<number>();
+  pool.on('connection', (connection) => {
+    connections.add(connection.threadId);
+  });
   const store = loaded.module.createMysqlEventStore(pool, { tables: t.pup });
   // Assignments of ON DUPLICATE KEY UPDATE run left to right: gaps reads the old last_version.
   const upsertSql =
@@ -325,6 +355,21 @@ LEFT JOIN ${readModel} r ON r.aggregate_id = e.aggregate_id`);
         `SELECT COUNT(*) AS n FROM ${t.pup.events} WHERE aggregate_hash IS NULL`,
       );
       return { exists: true, unhashedRows: Number(unhashed[0]!.n) };
+    },
+    connectionIds: () => [...connections],
+    async otherClients(mine) {
+      // MariaDB's PROCESSLIST has each connection's thread (TID); MySQL's has no such column.
+      const [columns] = await pool.query<mysqlTypes.RowDataPacket[]>(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = 'information_schema' AND table_name = 'PROCESSLIST'
+           AND column_name = 'TID'`,
+      );
+      if (columns.length === 0) return [];
+      const [rows] = await pool.query<mysqlTypes.RowDataPacket[]>(
+        'SELECT ID AS id, TID AS tid FROM information_schema.PROCESSLIST',
+      );
+      const own = new Set(mine);
+      return rows.filter((row) => !own.has(Number(row.id))).map((row) => Number(row.tid));
     },
     async close() {
       await store.close();

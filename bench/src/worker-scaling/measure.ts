@@ -209,6 +209,7 @@ export async function runWorkerScaling(
   }
   const label = `[${target.id}] worker-scaling`;
   const meter = new CpuMeter(
+    target.adapter === 'mysql',
     databaseProcessNames(
       target.adapter === 'mysql' ? config.mysqlUrl : config.postgresUrl,
       target.adapter === 'mysql' ? 'mysql' : 'postgres',
@@ -217,18 +218,38 @@ export async function runWorkerScaling(
 
   await target.resetTables();
   const most = Math.max(...processes);
-  const spawned: Agent[] = [];
-  const spawn = (name: string, poolSize: number) => {
-    const agent = new Agent(name, { targetId, config, poolSize, name });
-    quiet(agent.ready);
-    spawned.push(agent);
-    return agent;
+  let spawned: Agent[] = [];
+  const spawnAll = (): { controller: Agent; workers: Agent[] } => {
+    const spawn = (name: string, poolSize: number) => {
+      const agent = new Agent(name, { targetId, config, poolSize, name });
+      quiet(agent.ready);
+      spawned.push(agent);
+      return agent;
+    };
+    return {
+      controller: spawn('controller', 12),
+      workers: Array.from({ length: most }, (_, i) => spawn(`worker-${i + 1}`, segments + 2)),
+    };
   };
   try {
-    const controller = spawn('controller', 12);
-    const workers = Array.from({ length: most }, (_, i) => spawn(`worker-${i + 1}`, segments + 2));
     const spawnStart = performance.now();
-    await Promise.all(spawned.map((agent) => agent.ready));
+    let agents = spawnAll();
+    // Up to two retries: the agents load the packages afresh, which fails while another
+    // session's build is rewriting their dist/.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await Promise.all(spawned.map((agent) => agent.ready));
+        break;
+      } catch (error) {
+        await Promise.all(spawned.map((agent) => agent.exit()));
+        if (attempt === 3) throw error;
+        progress(`${label}: an agent did not start (${String(error)}); retrying in 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 10_000));
+        spawned = [];
+        agents = spawnAll();
+      }
+    }
+    const { controller, workers } = agents;
     progress(
       `${label}: ${spawned.length} processes ready after ` +
         `${((performance.now() - spawnStart) / 1000).toFixed(1)} s; preloading ${events.toLocaleString('en-US')} events`,
@@ -271,6 +292,12 @@ export async function runWorkerScaling(
       serverSideFiltering: mode,
     });
 
+    /** Other clients' server processes or threads, to leave out of the database's CPU. */
+    const otherClients = async (agents: readonly Agent[]): Promise<number[]> => {
+      const ids = await Promise.all(agents.map((a) => a.call<number[]>({ type: 'connectionIds' })));
+      return controller.call<number[]>({ type: 'otherClients', mine: ids.flat() });
+    };
+
     let runCounter = 0;
     const pupRun = async (count: number, mode: boolean | undefined, warmUp = false) => {
       await controller.call({ type: 'resetReadModel' });
@@ -286,7 +313,8 @@ export async function runWorkerScaling(
         worker.onWorkerFailure = (error) => failure?.(new Error(`${worker.name}: ${error}`));
       }
       const pids = team.map((w) => w.pid);
-      const before: CpuSample = meter.sample(pids);
+      const benchPids = [process.pid, controller.pid];
+      const before: CpuSample = meter.sample(pids, benchPids);
       const start = performance.now();
       const started = Promise.all(
         team.map((w) => w.call({ type: 'start', projection, settings: settingsOf(mode) })),
@@ -304,6 +332,7 @@ export async function runWorkerScaling(
       let after: CpuSample = before;
       let stops: StopResult[] = [];
       let timedOut = false;
+      let others: number[] = [];
       try {
         await Promise.race([Promise.all([started, caughtUp]), failed]).catch((error: unknown) => {
           // A warm-up ends at its time limit whether or not the workers caught up.
@@ -311,7 +340,8 @@ export async function runWorkerScaling(
           timedOut = true;
         });
         seconds = (performance.now() - start) / 1000;
-        after = meter.sample(pids);
+        after = meter.sample(pids, benchPids);
+        others = await otherClients([controller, ...team]);
       } finally {
         stops = await Promise.all(team.map((w) => w.call<StopResult>({ type: 'stop' })));
         for (const worker of team) worker.onWorkerFailure = undefined;
@@ -326,7 +356,7 @@ export async function runWorkerScaling(
           );
       const figures: RunFigures = {
         rate: events / seconds,
-        cpu: meter.use(before, after),
+        cpu: meter.use(before, after, others),
         settledMs: Math.max(...stops.map((s) => s.lastLeaseChangeMs)),
         handled: stops.map((s) => s.handled),
         check,
@@ -342,11 +372,12 @@ export async function runWorkerScaling(
     const rawRun = async (limit: number): Promise<RunFigures> => {
       await controller.call({ type: 'resetReadModel' });
       const pids = [controller.pid];
-      const before = meter.sample(pids);
+      const before = meter.sample(pids, [process.pid]);
       const start = performance.now();
       const read = await controller.call<number>({ type: 'raw', batchSize: RAW_BATCH, limit });
       const seconds = (performance.now() - start) / 1000;
-      const after = meter.sample(pids);
+      const after = meter.sample(pids, [process.pid]);
+      const others = await otherClients([controller]);
       if (limit >= events && read !== events) {
         throw new Error(`raw read ${read} of ${events} events`);
       }
@@ -356,7 +387,7 @@ export async function runWorkerScaling(
           : null;
       return {
         rate: read / seconds,
-        cpu: meter.use(before, after),
+        cpu: meter.use(before, after, others),
         settledMs: 0,
         handled: [read],
         check,
@@ -395,7 +426,7 @@ export async function runWorkerScaling(
             `${filteringOf(step.mode)}${step.mode === undefined ? '' : ` (serverSideFiltering: ${step.mode})`} ` +
             `${formatRate(figures.rate)} events/s, handled ${figures.handled.join('+')}, ` +
             `leases settled after ${Math.round(figures.settledMs)} ms, CPU workers ` +
-            `${cores(figures.cpu.workers)} db ${cores(figures.cpu.database)} machine ${cores(figures.cpu.machine)}`,
+            `${cores(figures.cpu.workers)} db ${cores(figures.cpu.database)} others ${cores(figures.cpu.others)} machine ${cores(figures.cpu.machine)}`,
         );
       }
     }
@@ -492,5 +523,6 @@ function medianCpu(runs: readonly RunFigures[]): CoresUsed {
     workers: of((c) => c.workers),
     database: of((c) => c.database),
     machine: of((c) => c.machine),
+    others: of((c) => c.others),
   };
 }

@@ -50,6 +50,10 @@ export type AgentRequest = { id: number } & (
     }
   | { type: 'raw'; batchSize: number; limit: number }
   | { type: 'verify' }
+  /** The server's ids of the agent's connections (MySQL). */
+  | { type: 'connectionIds' }
+  /** The server processes or threads of other clients' connections. */
+  | { type: 'otherClients'; mine: number[] }
   | { type: 'exit' }
 );
 

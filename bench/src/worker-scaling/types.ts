@@ -4,10 +4,20 @@ import type { ReadModelCheck } from './db.js';
 export interface CoresUsed {
   /** The worker processes of the run together (the raw side: its one process). */
   workers: number | null;
-  /** The database server's processes (only when it runs on this machine). */
+  /**
+   * The database server (only when it runs on this machine) without what it did for other
+   * clients: PostgreSQL's processes but other clients' backends (told by `application_name`),
+   * MariaDB's threads but those of other clients' connections (`PROCESSLIST.TID`). Background
+   * processes and threads (WAL writer, checkpointer, InnoDB's) count as the database's.
+   */
   database: number | null;
   /** Every process of the machine: the cores that were busy at all. */
   machine: number | null;
+  /**
+   * The machine minus the workers, the database and the benchmark's own parent and controller
+   * (which polls the checkpoints): other programs sharing the machine.
+   */
+  others: number | null;
 }
 
 /** What one row of the `worker-scaling` workload measured besides its rate. */
