@@ -63,6 +63,11 @@ export {
 } from './projection/config.js';
 export { hashPartitionStrategy, type PartitionStrategy } from './projection/partition.js';
 export { ProjectionProcessor } from './projection/processor.js';
+export {
+  type ReplayDeadLettersOptions,
+  type ReplayDeadLettersResult,
+  replayDeadLetters,
+} from './projection/replay.js';
 export { type ResetProjectionOptions, resetProjection } from './projection/reset.js';
 export {
   type ProjectionRunEntry,

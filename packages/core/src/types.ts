@@ -321,6 +321,22 @@ export interface EventStore<Tx = unknown, E extends object = DomainEvent> {
   /** Optional: the dead letters of a projection, by global position. */
   listDeadLetters?(tx: Tx, projectionName: string): Promise<DeadLetter[]>;
   /**
+   * Optional (with {@link saveDeadLetter} and {@link listDeadLetters}): deletes the dead letter
+   * `(projectionName, globalPosition)` and resolves with whether there was one. The row stays
+   * locked until `tx` ends, so a second transaction deleting it waits, then deletes nothing once
+   * the first commits: `replayDeadLetters` relies on it to apply a letter once.
+   * @throws {InvalidArgumentError} on an invalid projection name or position.
+   */
+  deleteDeadLetter?(tx: Tx, projectionName: string, globalPosition: number): Promise<boolean>;
+  /**
+   * Optional: the event at a global position, decoded as every read decodes it (upcasters, and
+   * the schema check with `validateOnRead`), or `null` when `tx` sees no event there (none was
+   * written, it was rolled back, or the position lies past the end of the log).
+   * @throws {InvalidArgumentError} when `globalPosition` is not a positive safe integer (before
+   * any database work).
+   */
+  readEventAtPosition?(tx: Tx, globalPosition: number): Promise<PersistedEventOf<E> | null>;
+  /**
    * Optional (with {@link saveLease}, {@link deleteLease} and {@link lockLease}: the lease
    * capability `ProjectionWorker` needs): every lease row of a projection and the database's
    * clock, the rows locked until `tx` ends.

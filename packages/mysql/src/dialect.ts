@@ -33,6 +33,7 @@ import {
 } from './driver.js';
 import { describeMysqlError, isTransient } from './errors.js';
 import {
+  deleteDeadLetter,
   deleteLease,
   listDeadLetters,
   lockLease,
@@ -42,7 +43,7 @@ import {
 } from './leases.js';
 import { pollCommits } from './listen.js';
 import { migrate } from './migrate.js';
-import { readEvents, readSegmentEvents, readStream } from './read.js';
+import { readEventAt, readEvents, readSegmentEvents, readStream } from './read.js';
 import type { MysqlTables } from './schema.js';
 import { getLogStatus, type MysqlLogStatus } from './status.js';
 
@@ -336,6 +337,10 @@ export class MysqlDialect
     return readEvents(tx, this.t, after, limit);
   }
 
+  readEventAt(tx: MysqlPoolConnection, globalPosition: number): Promise<StoredEventRow | null> {
+    return readEventAt(tx, this.t, globalPosition);
+  }
+
   async readSegmentBatch(
     tx: MysqlPoolConnection,
     projectionName: string,
@@ -389,6 +394,14 @@ export class MysqlDialect
 
   listDeadLetters(tx: MysqlPoolConnection, projectionName: string): Promise<DeadLetter[]> {
     return listDeadLetters(tx, this.t, projectionName);
+  }
+
+  deleteDeadLetter(
+    tx: MysqlPoolConnection,
+    projectionName: string,
+    globalPosition: number,
+  ): Promise<boolean> {
+    return deleteDeadLetter(tx, this.t, projectionName, globalPosition);
   }
 
   readLeases(tx: MysqlPoolConnection, projectionName: string): Promise<ProjectionLeases> {

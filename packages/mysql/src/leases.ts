@@ -137,3 +137,22 @@ export async function listDeadLetters(
     failedAt: toNumber(row[4]),
   }));
 }
+
+/**
+ * Deletes a dead letter; returns whether there was one. The deleted row stays locked until the
+ * transaction ends: a concurrent delete of it waits, then deletes nothing once this one commits.
+ * @internal
+ */
+export async function deleteDeadLetter(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  projectionName: string,
+  globalPosition: number,
+): Promise<boolean> {
+  const header = await run(
+    conn,
+    `DELETE FROM ${t.deadLetters} WHERE projection_name = ? AND global_position = ?`,
+    [bytes(projectionName), globalPosition],
+  );
+  return header.affectedRows > 0;
+}

@@ -107,6 +107,23 @@ export async function readEvents(
 }
 
 /**
+ * The event at `globalPosition` as the transaction sees it, or `null`: a point read by the primary
+ * key, with no read horizon (the caller asks for an event it knows of). @internal
+ */
+export async function readEventAt(
+  conn: MysqlPoolConnection,
+  t: MysqlTables,
+  globalPosition: number,
+): Promise<StoredEventRow | null> {
+  const [row] = await selectRows(
+    conn,
+    `SELECT ${EVENT_COLUMNS} FROM ${t.events} WHERE global_position = ?`,
+    [globalPosition],
+  );
+  return row === undefined ? null : decodeRow(row);
+}
+
+/**
  * {@link readEvents} for one hash segment: of the next `limit` rows, only the segment's come back
  * (and rows without a hash, written before schema version 2), plus the last one, so the batch can
  * save its position. One statement: the horizon, the scan and the filter share one snapshot.

@@ -32,6 +32,7 @@ import {
 import { DATABASE, type PostgresDriver } from './driver.js';
 import { describeDriverError } from './errors.js';
 import {
+  deleteDeadLetter,
   deleteLease,
   type LeaseStatements,
   leaseStatements,
@@ -45,6 +46,7 @@ import { CommitNotifier } from './notify.js';
 import type { ResolvedPostgresOptions } from './options.js';
 import {
   type ReadStatements,
+  readEventAt,
   readEvents,
   readProjectionBatch,
   readSegmentBatch,
@@ -185,6 +187,10 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
     return rows;
   }
 
+  readEventAt(tx: Tx, globalPosition: number): Promise<StoredEventRow | null> {
+    return readEventAt(this.driver, this.readStatements, tx, globalPosition);
+  }
+
   readStream(
     tx: Tx,
     stream: StreamRef,
@@ -252,6 +258,10 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
 
   listDeadLetters(tx: Tx, projectionName: string): Promise<DeadLetter[]> {
     return listDeadLetters(this.driver, this.leaseStatements, tx, projectionName);
+  }
+
+  deleteDeadLetter(tx: Tx, projectionName: string, globalPosition: number): Promise<boolean> {
+    return deleteDeadLetter(this.driver, this.leaseStatements, tx, projectionName, globalPosition);
   }
 
   readLeases(tx: Tx, projectionName: string): Promise<ProjectionLeases> {

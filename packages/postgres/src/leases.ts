@@ -14,6 +14,8 @@ export interface LeaseStatements {
   delete: Statement;
   saveDeadLetter: Statement;
   listDeadLetters: Statement;
+  /** Deletes one dead letter, returning its position when there was one. */
+  deleteDeadLetter: Statement;
 }
 
 const COLUMNS = 'lease_key, owner, epoch::text, expires_at::text';
@@ -42,6 +44,9 @@ ON CONFLICT (projection_name, global_position) DO UPDATE
 SET checkpoint = excluded.checkpoint, error = excluded.error, failed_at = excluded.failed_at`),
     listDeadLetters: statement(
       `SELECT projection_name, global_position::text, checkpoint, error, failed_at::text FROM ${t.deadLetters} WHERE projection_name = $1::text ORDER BY global_position`,
+    ),
+    deleteDeadLetter: statement(
+      `DELETE FROM ${t.deadLetters} WHERE projection_name = $1::text AND global_position = $2::bigint RETURNING global_position`,
     ),
   };
 }
@@ -143,4 +148,23 @@ export async function listDeadLetters<Tx>(
     error: row[3] as string,
     failedAt: Number(row[4]),
   }));
+}
+
+/**
+ * Deletes a dead letter; returns whether there was one. The deleted row stays locked until the
+ * transaction ends: a concurrent delete of it waits, then deletes nothing once this one commits.
+ * @internal
+ */
+export async function deleteDeadLetter<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: LeaseStatements,
+  tx: Tx,
+  projectionName: string,
+  globalPosition: number,
+): Promise<boolean> {
+  const rows = await driver.query(tx, statements.deleteDeadLetter, [
+    projectionName,
+    String(globalPosition),
+  ]);
+  return rows.length > 0;
 }

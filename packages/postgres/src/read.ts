@@ -30,6 +30,7 @@ const EVENT_COLUMN_NAMES = `global_position, transaction_id_text, bounded_contex
 /** The statements of the read side. @internal */
 export interface ReadStatements {
   readEvents: Statement;
+  readEventAt: Statement;
   readProjectionBatch: Statement;
   readSegmentBatch: Statement;
   readStream: Statement;
@@ -101,6 +102,11 @@ FROM cp LEFT JOIN LATERAL (
   WHERE aggregate_hash IS NULL OR aggregate_hash % $3::bigint = $4::bigint OR n = scanned
   ORDER BY n
 ) batch ON true`),
+    // One event by position (the primary key), as the transaction's snapshot sees it: no read
+    // horizon, the caller asks for an event it knows of.
+    readEventAt: statement(
+      `SELECT ${EVENT_COLUMNS} FROM ${t.events} e WHERE e.global_position = $1::bigint`,
+    ),
     readStream: statement(`SELECT ${EVENT_COLUMNS}
 FROM ${t.events} e
 WHERE e.bounded_context = $1::text AND e.aggregate_type = $2::text AND e.aggregate_id = $3::text
@@ -162,6 +168,17 @@ export async function readEvents<Tx>(
   const events = new Array<StoredEventRow>(rows.length);
   for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!);
   return events;
+}
+
+/** The event at `globalPosition`, or `null`. @internal */
+export async function readEventAt<Tx>(
+  driver: PostgresDriver<Tx>,
+  statements: ReadStatements,
+  tx: Tx,
+  globalPosition: number,
+): Promise<StoredEventRow | null> {
+  const rows = await driver.query(tx, statements.readEventAt, [String(globalPosition)]);
+  return rows.length === 0 ? null : storedEventRow(rows[0]!);
 }
 
 /**

@@ -35,6 +35,7 @@ import type { SqliteDatabase } from './driver.js';
 import { isBusy } from './errors.js';
 import {
   DeadLetterStatements,
+  deleteDeadLetter,
   deleteLease,
   getLease,
   LeaseStatements,
@@ -43,7 +44,7 @@ import {
   saveDeadLetter,
   saveLease,
 } from './leases.js';
-import { getLogStatus, ReadStatements, readEvents, readStream } from './read.js';
+import { getLogStatus, ReadStatements, readEventAt, readEvents, readStream } from './read.js';
 import { type QuotedTableNames, SCHEMA_VERSION } from './schema.js';
 
 /** Savepoint that wraps a store transaction inside a transaction the caller opened. */
@@ -250,6 +251,11 @@ export class SqliteDialect<D extends SqliteDatabase>
     return this.run(statements, call, () => readEvents(statements.read, after, limit));
   }
 
+  readEventAt(tx: D, globalPosition: number, call: DialectCall): Promise<StoredEventRow | null> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () => readEventAt(statements.read, globalPosition));
+  }
+
   readStream(
     tx: D,
     stream: StreamRef,
@@ -331,6 +337,18 @@ export class SqliteDialect<D extends SqliteDatabase>
     const statements = this.statementsFor(tx);
     return this.run(statements, call, () =>
       listDeadLetters(statements.deadLetters, projectionName),
+    );
+  }
+
+  deleteDeadLetter(
+    tx: D,
+    projectionName: string,
+    globalPosition: number,
+    call: DialectCall,
+  ): Promise<boolean> {
+    const statements = this.statementsFor(tx);
+    return this.run(statements, call, () =>
+      deleteDeadLetter(statements.deadLetters, projectionName, globalPosition),
     );
   }
 

@@ -73,6 +73,7 @@ export function deleteLease(
 export class DeadLetterStatements {
   readonly save: SqliteStatement;
   readonly list: SqliteStatement;
+  readonly delete: SqliteStatement;
 
   constructor(db: SqliteDatabase, tables: QuotedTableNames) {
     this.save = db.prepare(
@@ -84,6 +85,9 @@ export class DeadLetterStatements {
       'SELECT projection_name AS projectionName, global_position AS globalPosition, checkpoint, ' +
         `error, failed_at AS failedAt FROM ${tables.deadLetters} WHERE projection_name = ? ` +
         'ORDER BY global_position',
+    );
+    this.delete = db.prepare(
+      `DELETE FROM ${tables.deadLetters} WHERE projection_name = ? AND global_position = ?`,
     );
   }
 }
@@ -108,4 +112,16 @@ export function listDeadLetters(
     const r = row as DeadLetter;
     return { ...r, globalPosition: Number(r.globalPosition), failedAt: Number(r.failedAt) };
   });
+}
+
+/**
+ * Deletes a dead letter; returns whether there was one. No lock is needed: a store transaction
+ * holds the database's write lock already.
+ */
+export function deleteDeadLetter(
+  statements: DeadLetterStatements,
+  projectionName: string,
+  globalPosition: number,
+): boolean {
+  return statements.delete.run(projectionName, globalPosition).changes > 0;
 }

@@ -29,6 +29,8 @@ type EventRow = [
 export class ReadStatements {
   /** Keyset page of the log: the events after a position, in position order. */
   readonly after: SqliteStatement;
+  /** The event at one global position (the primary key). */
+  readonly at: SqliteStatement;
   /** A version range of one stream, in version order (served by the stream's unique index). */
   readonly stream: SqliteStatement;
   /** The newest position and the number of events after a position, in one snapshot. */
@@ -40,6 +42,9 @@ export class ReadStatements {
         `SELECT ${EVENT_COLUMNS} FROM ${tables.events} ` +
           'WHERE global_position > ? ORDER BY global_position LIMIT ?',
       )
+      .raw();
+    this.at = db
+      .prepare(`SELECT ${EVENT_COLUMNS} FROM ${tables.events} WHERE global_position = ?`)
       .raw();
     this.stream = db
       .prepare(
@@ -89,6 +94,15 @@ export function readEvents(
   limit: number,
 ): StoredEventRow[] {
   return toStoredRows(statements.after.all(afterPosition ?? 0, limit));
+}
+
+/** The event at `globalPosition`, or `null`. */
+export function readEventAt(
+  statements: ReadStatements,
+  globalPosition: number,
+): StoredEventRow | null {
+  const row = statements.at.get(globalPosition);
+  return row === undefined ? null : toStoredRows([row])[0]!;
 }
 
 /** The events of `stream` with versions in `[fromVersion, toVersion]`, in version order. */

@@ -13,6 +13,7 @@ import {
 import type { ExpectedVersion } from '../expected-version.js';
 import type { ResolvedEventStoreOptions } from '../options.js';
 import { type ReadProjectionRows, readProjectionRows } from '../projection/batch.js';
+import { type ReadEventEntryAt, readEventEntryAt } from '../projection/replay.js';
 import {
   buildStream,
   decodeEvent,
@@ -59,8 +60,9 @@ import { Mutex } from './mutex.js';
 
 /**
  * The store `createEventStore` builds: the {@link EventStore} contract with every optional method
- * present (`deleteCheckpoint` and `listCheckpoints` when the dialect has them). `E` describes the
- * store's events (see `DomainEvent`).
+ * present (`deleteCheckpoint`, `listCheckpoints`, the dead-letter and lease methods and
+ * `readEventAtPosition` when the dialect has them). `E` describes the store's events (see
+ * `DomainEvent`).
  */
 export interface CompleteEventStore<
   Tx,
@@ -902,6 +904,51 @@ export function createEventStore<
         throw toPupError(error);
       }
     };
+    if (dialect.deleteDeadLetter !== undefined) {
+      const deleteDeadLetter = dialect.deleteDeadLetter.bind(dialect);
+      store.deleteDeadLetter = async (
+        tx: Tx,
+        projectionName: string,
+        globalPosition: number,
+      ): Promise<boolean> => {
+        assertOpen();
+        validateProjectionName(projectionName);
+        validateGlobalPosition(globalPosition);
+        assertTransaction(tx);
+        try {
+          return await deleteDeadLetter(tx, projectionName, globalPosition, callFor(tx));
+        } catch (error) {
+          throw toPupError(error);
+        }
+      };
+    }
+  }
+  if (dialect.readEventAt !== undefined) {
+    const readEventAt = dialect.readEventAt.bind(dialect);
+    const readRowAt = async (tx: Tx, globalPosition: number): Promise<StoredEventRow | null> => {
+      assertOpen();
+      validateGlobalPosition(globalPosition);
+      assertTransaction(tx);
+      try {
+        return await readEventAt(tx, globalPosition, callFor(tx));
+      } catch (error) {
+        throw toPupError(error);
+      }
+    };
+    store.readEventAtPosition = async (
+      tx: Tx,
+      globalPosition: number,
+    ): Promise<PersistedEvent | null> => {
+      const row = await readRowAt(tx, globalPosition);
+      return row === null ? null : decodeRow(row);
+    };
+    // For replayDeadLetters: an event that cannot be decoded is the letter's failure, not the
+    // store's, so the row is decoded only when asked.
+    const readEntryAt: ReadEventEntryAt<Tx> = async (tx, globalPosition) => {
+      const row = await readRowAt(tx, globalPosition);
+      return row === null ? null : { decode: () => decodeRow(row) };
+    };
+    Object.defineProperty(store, readEventEntryAt, { value: readEntryAt, enumerable: false });
   }
   if (
     dialect.readLeases !== undefined &&
@@ -981,6 +1028,12 @@ function validateLease(lease: ProjectionLease): void {
   }
   if (!Number.isSafeInteger(lease.expiresAt) || lease.expiresAt < 0) {
     throw new InvalidArgumentError('lease.expiresAt', 'must be a non-negative integer');
+  }
+}
+
+function validateGlobalPosition(globalPosition: unknown): asserts globalPosition is number {
+  if (!Number.isSafeInteger(globalPosition) || (globalPosition as number) < 1) {
+    throw new InvalidArgumentError('globalPosition', 'must be a positive integer');
   }
 }
 

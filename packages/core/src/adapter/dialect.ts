@@ -289,6 +289,29 @@ export interface EventStoreDialect<Tx, Position = unknown, Status extends LogSta
   listDeadLetters?(tx: Tx, projectionName: string, call: DialectCall): Promise<DeadLetter[]>;
 
   /**
+   * Optional, with {@link saveDeadLetter} and {@link listDeadLetters}: deletes the dead letter
+   * `(projectionName, globalPosition)` and resolves with whether a row was deleted (`DELETE …
+   * WHERE projection_name = ? AND global_position = ?`, affected rows > 0). The deleted row must
+   * stay locked until `tx` ends, so that a concurrent delete of it waits and then deletes
+   * nothing when `tx` commits (a plain `DELETE` under row locking does that). Without it the
+   * store has no `deleteDeadLetter` and `replayDeadLetters` rejects it.
+   */
+  deleteDeadLetter?(
+    tx: Tx,
+    projectionName: string,
+    globalPosition: number,
+    call: DialectCall,
+  ): Promise<boolean>;
+
+  /**
+   * Optional: the event row at `globalPosition` (a positive safe integer, already validated) as
+   * `tx` sees it, or `null` when there is none. A point read by position (no read horizon: the
+   * caller asks for one event it knows of, not for the next ones in log order). Core decodes the
+   * row like every read. Without it the store has no `readEventAtPosition`.
+   */
+  readEventAt?(tx: Tx, globalPosition: number, call: DialectCall): Promise<StoredEventRow | null>;
+
+  /**
    * Optional, with {@link saveLease}, {@link deleteLease} and {@link lockLease} (all four or
    * none): the lease table of projection workers (`<checkpoints>_leases` in the SQL adapters).
    * Every lease row of `projectionName` (in key order, locked until `tx` ends, so that workers

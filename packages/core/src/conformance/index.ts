@@ -117,6 +117,7 @@ export {
   type CrashWorkerCommand,
   describeProjectionConformance,
   describeProjectionCrashConformance,
+  describeProjectionDeadLetterConformance,
   describeProjectionFailureConformance,
   describeProjectionLazyDecodingConformance,
   describeProjectionPartitionConformance,

@@ -76,6 +76,12 @@ export interface ConformanceCapabilities {
    * `deadLetter` poison-event policy. `false` skips its test with that reason. @default true
    */
   deadLetters?: boolean;
+  /**
+   * Whether the store can replay dead letters: besides the dead-letter methods, it has
+   * `deleteDeadLetter` and `readEventAtPosition`. `false` skips the dead-letter replay group with
+   * that reason. @default the value of `deadLetters`
+   */
+  deadLetterReplay?: boolean;
 }
 
 /** How the suite gets stores of the adapter under test. */

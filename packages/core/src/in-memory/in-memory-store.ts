@@ -8,7 +8,7 @@ import type {
 import { positionCheckpoint, positionCheckpoints } from '../adapter/position-checkpoint.js';
 import type { PreparedAppend } from '../append-input.js';
 import { type EventStoreOptions, resolveEventStoreOptions } from '../options.js';
-import type { DomainEvent } from '../typed-events.js';
+import type { DomainEvent, PersistedEventOf } from '../typed-events.js';
 import type {
   Checkpoint,
   DeadLetter,
@@ -48,6 +48,15 @@ export interface InMemoryEventStore<E extends object = DomainEvent>
   readLeases(tx: InMemoryTransaction, projectionName: string): Promise<ProjectionLeases>;
   saveDeadLetter(tx: InMemoryTransaction, deadLetter: DeadLetter): Promise<void>;
   listDeadLetters(tx: InMemoryTransaction, projectionName: string): Promise<DeadLetter[]>;
+  deleteDeadLetter(
+    tx: InMemoryTransaction,
+    projectionName: string,
+    globalPosition: number,
+  ): Promise<boolean>;
+  readEventAtPosition(
+    tx: InMemoryTransaction,
+    globalPosition: number,
+  ): Promise<PersistedEventOf<E> | null>;
   saveLease(tx: InMemoryTransaction, projectionName: string, lease: ProjectionLease): Promise<void>;
   deleteLease(tx: InMemoryTransaction, projectionName: string, key: string): Promise<void>;
   lockLease(
@@ -195,6 +204,12 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
     return rows;
   }
 
+  async readEventAt(_tx: InMemoryTransaction, globalPosition: number) {
+    // Dense positions again: the event at position p sits at index p - 1.
+    const row = this.log[globalPosition - 1];
+    return row === undefined ? null : this.copy(row);
+  }
+
   async readStream(
     _tx: InMemoryTransaction,
     stream: StreamRef,
@@ -254,6 +269,22 @@ class InMemoryDialect implements EventStoreDialect<InMemoryTransaction, number> 
       .filter((deadLetter) => deadLetter.projectionName === projectionName)
       .sort((a, b) => a.globalPosition - b.globalPosition)
       .map((deadLetter) => ({ ...deadLetter }));
+  }
+
+  // Transactions never overlap here, so the deleted letter needs no lock.
+  async deleteDeadLetter(
+    tx: InMemoryTransaction,
+    projectionName: string,
+    globalPosition: number,
+  ): Promise<boolean> {
+    const key = JSON.stringify([projectionName, globalPosition]);
+    const previous = this.deadLetters.get(key);
+    if (previous === undefined) return false;
+    this.deadLetters.delete(key);
+    (tx as Transaction).undo.push(() => {
+      this.deadLetters.set(key, previous);
+    });
+    return true;
   }
 
   // Transactions never overlap here, so reading the leases needs no lock either.

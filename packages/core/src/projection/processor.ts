@@ -484,8 +484,11 @@ function buildFilter<Tx>(
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-/** The error text a dead letter keeps: at most 4000 characters, without NUL. */
-function deadLetterMessage(error: unknown): string {
+/**
+ * The error text a dead letter keeps: the error's message, at most 4000 characters, NUL and lone
+ * surrogates replaced, so every database stores it.
+ */
+export function deadLetterMessage(error: unknown): string {
   let text = describe(error).replaceAll('\u0000', '\ufffd');
   if (text.length > 4000) text = `${text.slice(0, 3999)}…`;
   return text.replace(LONE_SURROGATE, '\ufffd');

@@ -1,5 +1,6 @@
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { describeProjectionCrashConformance } from './crash.js';
+import { describeProjectionDeadLetterConformance } from './dead-letters.js';
 import { describeProjectionFailureConformance } from './failures.js';
 import { describeProjectionLazyDecodingConformance } from './lazy-decoding.js';
 import { describeProjectionPartitionConformance } from './partitions.js';
@@ -22,6 +23,7 @@ export {
 } from './crash.js';
 export { CheckpointTableReadModel } from './support.js';
 export {
+  describeProjectionDeadLetterConformance,
   describeProjectionFailureConformance,
   describeProjectionLazyDecodingConformance,
   describeProjectionPartitionConformance,
@@ -34,8 +36,8 @@ export {
 
 /**
  * Registers every projection conformance group: processing (exactly-once effects, order, resume,
- * stop), scope, partitions, failures and stops, status, wake-up through `waitForEvents`, and crash
- * recovery (when the harness can start a worker process).
+ * stop), scope, partitions, failures and stops, status, wake-up through `waitForEvents`, workers,
+ * dead-letter replay, and crash recovery (when the harness can start a worker process).
  * Projections run with core's {@link ProjectionProcessor}, so the groups check that the store
  * gives it what it relies on: transactions that commit a read model and a checkpoint together or
  * not at all, and reads that resume exactly after a checkpoint.
@@ -54,5 +56,6 @@ export function describeProjectionConformance(
   describeProjectionStatusConformance(testApi, harness);
   describeProjectionWakeUpConformance(testApi, harness);
   describeProjectionWorkerConformance(testApi, harness);
+  describeProjectionDeadLetterConformance(testApi, harness);
   describeProjectionCrashConformance(testApi, harness);
 }
