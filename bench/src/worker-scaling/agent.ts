@@ -216,6 +216,8 @@ async function main(): Promise<void> {
       (error: unknown) => send({ id: request.id, ok: false, error: describe(error) }),
     );
   });
+  // The parent is gone (killed, or crashed): nobody will ask this process to stop.
+  process.on('disconnect', () => process.exit(1));
   send({ type: 'ready' });
 }
 

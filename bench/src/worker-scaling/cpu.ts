@@ -14,16 +14,15 @@ const HZ = (() => {
   }
 })();
 
-/** utime + stime of a process (all its threads), plus its reaped children's, in seconds. */
-function processSeconds(pid: number, thread?: number): { own: number; children: number } | null {
+/** utime + stime of a process (all its threads) or of one of its threads, in seconds. */
+function cpuSeconds(pid: number, thread?: number): number | null {
   try {
     // /proc/<tid>/stat would give the whole process's times: a thread's are under task/.
     const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
     const stat = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
-    return { own: (utime! + stime!) / HZ, children: (cutime! + cstime!) / HZ };
+    return (Number(fields[11]) + Number(fields[12])) / HZ;
   } catch {
     return null;
   }
@@ -78,7 +77,7 @@ export interface CpuSample {
   workers: number | null;
   /** The benchmark's own other processes (the parent and the controller that polls). */
   bench: number | null;
-  database: Map<number, { own: number; children: number }>;
+  database: Map<number, number>;
   machine: number | null;
 }
 
@@ -108,23 +107,23 @@ export class CpuMeter {
     const sum = (pids: readonly number[]): number | null => {
       let total = 0;
       for (const pid of pids) {
-        const seconds = processSeconds(pid);
+        const seconds = cpuSeconds(pid);
         if (seconds === null) return null;
-        total += seconds.own;
+        total += seconds;
       }
       return total;
     };
     const workers = sum(workerPids);
     const bench = sum(benchPids);
-    const database = new Map<number, { own: number; children: number }>();
+    const database = new Map<number, number>();
     for (const pid of processesNamed(this.databaseNames)) {
       if (!this.perThread) {
-        const seconds = processSeconds(pid);
+        const seconds = cpuSeconds(pid);
         if (seconds !== null) database.set(pid, seconds);
         continue;
       }
       for (const thread of threadsOf(pid)) {
-        const seconds = processSeconds(pid, thread);
+        const seconds = cpuSeconds(pid, thread);
         if (seconds !== null) database.set(thread, seconds);
       }
     }
@@ -133,10 +132,11 @@ export class CpuMeter {
 
   /**
    * Average cores between two samples. The database's figure adds up the server's processes
-   * (PostgreSQL: one per connection, plus the reaped children's time the postmaster collected) or
-   * threads (MySQL: one per connection), without `otherClients`: the processes or threads serving
-   * other clients' connections. Background processes and threads count as the database's. A
-   * process or thread that ended between the samples is lost.
+   * (PostgreSQL: one per connection) or threads (MySQL: one per connection) without
+   * `otherClients`, the processes or threads serving other clients' connections. Background
+   * processes and threads count as the database's. A process or thread that ended between the
+   * samples is lost (the workload's connections stay open; PostgreSQL's postmaster also collects
+   * the time of ended backends, but those are mostly other clients', so it is left out).
    */
   use(from: CpuSample, to: CpuSample, otherClients: readonly number[] = []): CpuUse {
     const seconds = (to.at - from.at) / 1000;
@@ -147,11 +147,7 @@ export class CpuMeter {
       const others = new Set(otherClients);
       for (const [pid, end] of to.database) {
         if (others.has(pid)) continue;
-        const begin = from.database.get(pid);
-        database +=
-          end.own -
-          (begin?.own ?? 0) +
-          (begin && !this.perThread ? end.children - begin.children : 0);
+        database += end - (from.database.get(pid) ?? 0);
       }
     }
     const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
