@@ -64,7 +64,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 // A watchdog: a run that hangs fails (and takes its workers down) instead of waiting forever.
-const RUN_LIMIT_MS = 30_000;
+const RUN_LIMIT_MS = 90_000;
 setTimeout(() => {
   console.error(`check failed: the run took longer than ${RUN_LIMIT_MS / 1000}s`);
   process.exit(1);
@@ -102,11 +102,14 @@ async function appendContinuously(): Promise<void> {
 
 const status = () => getProjectionWorkerStatus(db.store, PROJECTION, { segments: SEGMENTS });
 
-/** Polls the lease table until `done(status)`, or fails after `timeoutMs`. */
+/**
+ * Polls the lease table until `done(status)`, or fails after `timeoutMs`. Generous: on a loaded
+ * machine, starting three worker processes at once takes seconds before their first heartbeat.
+ */
 async function waitForLeases(
   what: string,
   done: (s: ProjectionWorkerStatus) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<ProjectionWorkerStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -188,7 +191,7 @@ try {
   check(lastAppend !== undefined, 'events were appended');
   await waitForProjection(db.store, PROJECTION, lastAppend!, {
     totalPartitions: SEGMENTS,
-    timeoutMs: 10_000,
+    timeoutMs: 30_000,
   });
   const final = await status();
   check(final.caughtUp, 'every segment has read the whole log');
