@@ -130,6 +130,25 @@ for (const document of documents) {
   if (write && changed) writeFileSync(url, updated);
 }
 
+// The README's package table shows each package's version from its package.json
+// (`pnpm version-packages` runs `changeset version` and then this with --write).
+{
+  const url = new URL('README.md', root);
+  const text = readFileSync(url, 'utf8');
+  const row = /^\| \[`(@pup\/[\w-]+)`\]\(packages\/([\w-]+)\) \| `([^`|]*)` \|/gm;
+  let rows = 0;
+  const updated = text.replace(row, (whole, name, folder, shown) => {
+    rows++;
+    const manifest = JSON.parse(readFileSync(new URL(`packages/${folder}/package.json`, root), 'utf8'));
+    if (manifest.name !== name) problems.push(`README.md: the row of ${name} links packages/${folder}`);
+    if (shown === manifest.version) return whole;
+    if (!write) problems.push(`README.md: ${name} is ${manifest.version}, the package table says ${shown}`);
+    return whole.replace(`\`${shown}\``, `\`${manifest.version}\``);
+  });
+  if (rows === 0) problems.push('README.md: no package table rows (| [`@pup/…`](packages/…) | `version` |)');
+  if (write && updated !== text) writeFileSync(url, updated);
+}
+
 if (write) {
   console.log(`${updatedBlocks} of ${blocks} included blocks updated in ${documents.length} files`);
 }
