@@ -139,13 +139,18 @@ for (const document of documents) {
   let rows = 0;
   const updated = text.replace(row, (whole, name, folder, shown) => {
     rows++;
-    const manifest = JSON.parse(readFileSync(new URL(`packages/${folder}/package.json`, root), 'utf8'));
-    if (manifest.name !== name) problems.push(`README.md: the row of ${name} links packages/${folder}`);
+    const manifest = JSON.parse(
+      readFileSync(new URL(`packages/${folder}/package.json`, root), 'utf8'),
+    );
+    if (manifest.name !== name)
+      problems.push(`README.md: the row of ${name} links packages/${folder}`);
     if (shown === manifest.version) return whole;
-    if (!write) problems.push(`README.md: ${name} is ${manifest.version}, the package table says ${shown}`);
+    if (!write)
+      problems.push(`README.md: ${name} is ${manifest.version}, the package table says ${shown}`);
     return whole.replace(`\`${shown}\``, `\`${manifest.version}\``);
   });
-  if (rows === 0) problems.push('README.md: no package table rows (| [`@pup/…`](packages/…) | `version` |)');
+  if (rows === 0)
+    problems.push('README.md: no package table rows (| [`@pup/…`](packages/…) | `version` |)');
   if (write && updated !== text) writeFileSync(url, updated);
 }
 
