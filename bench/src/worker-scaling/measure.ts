@@ -41,7 +41,7 @@ export interface WorkerScalingOptions {
 }
 
 /**
- * Defaults: 50,000 events over 2,500 aggregates (20 each), 2 pairs: about 5 minutes per target on
+ * Defaults: 50,000 events over 2,500 aggregates (20 each), 2 pairs: about 3 minutes per target on
  * 2 cores; `--worker-events 200000 --worker-aggregates 10000` for the issue's example size.
  * `--quick`: 2,000 events over 100 aggregates, one pair.
  */
