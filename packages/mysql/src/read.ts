@@ -9,11 +9,6 @@ export const EVENT_COLUMNS = `global_position, bounded_context, aggregate_type, 
   aggregate_version, event_id, event_type, event_version, payload, trace_id, correlation_id,
   causation_id, metadata, CAST(created_at AS CHAR)`;
 
-/** The names of {@link EVENT_COLUMNS} once selected in a derived table (the last one aliased). */
-const SCANNED_EVENT_COLUMNS = `global_position, bounded_context, aggregate_type, aggregate_id,
-  aggregate_version, event_id, event_type, event_version, payload, trace_id, correlation_id,
-  causation_id, metadata, created_at_text`;
-
 /** UTF-8 bytes of a name or id, as stored in the VARBINARY columns. @internal */
 export function bytes(text: string): Buffer {
   return Buffer.from(text, 'utf8');
@@ -136,18 +131,23 @@ export async function readSegmentEvents(
   limit: number,
   filter: SegmentFilter,
 ): Promise<{ rows: StoredEventRow[]; scanned: number }> {
+  // The scan keeps only each row's position and hash (so the derived tables never copy
+  // payloads); the rows to return are then fetched by primary key.
   const rows = await selectRows(
     conn,
-    `SELECT ${SCANNED_EVENT_COLUMNS}, scanned FROM (
-       SELECT scan.*, COUNT(*) OVER () AS scanned,
+    `SELECT ${EVENT_COLUMNS}, numbered.scanned
+     FROM (
+       SELECT scan.global_position AS position, scan.aggregate_hash AS hash,
+         COUNT(*) OVER () AS scanned,
          ROW_NUMBER() OVER (ORDER BY scan.global_position) AS n
        FROM (
-         SELECT ${EVENT_COLUMNS} AS created_at_text, aggregate_hash FROM ${t.events}
+         SELECT global_position, aggregate_hash FROM ${t.events}
          WHERE global_position > ? AND global_position < ${horizonSql(t)}
          ORDER BY global_position LIMIT ?
        ) scan
      ) numbered
-     WHERE aggregate_hash IS NULL OR aggregate_hash % ? = ? OR n = scanned
+     JOIN ${t.events} ON global_position = numbered.position
+     WHERE numbered.hash IS NULL OR numbered.hash % ? = ? OR numbered.n = numbered.scanned
      ORDER BY global_position`,
     [after ?? 0, limit, filter.segments, filter.segment],
   );
