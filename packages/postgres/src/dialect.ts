@@ -49,7 +49,6 @@ import {
   readEventAt,
   readEvents,
   readProjectionBatch,
-  readSegmentBatch,
   readStatements,
   readStream,
 } from './read.js';
@@ -216,30 +215,30 @@ export class PostgresDialect<Tx> implements EventStoreDialect<Tx, LogPosition, P
     return listCheckpoints(this.driver, this.checkpointStatements, tx);
   }
 
-  async readProjectionBatch(
+  readProjectionBatch(
     tx: Tx,
     projectionName: string,
     limit: number,
   ): Promise<DialectProjectionBatch> {
-    const batch = await readProjectionBatch(
-      this.driver,
-      this.readStatements,
-      this.checkpointStatements,
-      tx,
-      projectionName,
-      limit,
-    );
-    if (this.watchHoldBack) this.holdBack.afterRead(batch.rows.length, limit);
-    return batch;
+    return this.readBatch(tx, projectionName, limit);
   }
 
-  async readSegmentBatch(
+  readSegmentBatch(
     tx: Tx,
     projectionName: string,
     limit: number,
     filter: SegmentFilter,
   ): Promise<DialectSegmentBatch> {
-    const batch = await readSegmentBatch(
+    return this.readBatch(tx, projectionName, limit, filter);
+  }
+
+  private async readBatch(
+    tx: Tx,
+    projectionName: string,
+    limit: number,
+    filter?: SegmentFilter,
+  ): Promise<DialectSegmentBatch> {
+    const batch = await readProjectionBatch(
       this.driver,
       this.readStatements,
       this.checkpointStatements,

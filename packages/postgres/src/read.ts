@@ -1,13 +1,8 @@
 import type { Checkpoint, StreamRef } from '@pup/core';
-import type {
-  DialectProjectionBatch,
-  DialectSegmentBatch,
-  SegmentFilter,
-  StoredEventRow,
-} from '@pup/core/adapter';
+import type { DialectSegmentBatch, SegmentFilter, StoredEventRow } from '@pup/core/adapter';
 import { encodeCheckpoint, LOG_START, type LogPosition } from './checkpoint-token.js';
 import { type CheckpointStatements, lockQuery } from './checkpoints.js';
-import { type PostgresDriver, type Statement, statement } from './driver.js';
+import { type PipelinedQuery, type PostgresDriver, type Statement, statement } from './driver.js';
 import type { PostgresTables } from './schema.js';
 
 const MAX_VERSION = '9223372036854775807';
@@ -185,6 +180,8 @@ export async function readEventAt<Tx>(
  * Locks a projection's checkpoint and reads the events after it: the lock, then one statement for
  * the checkpoint and the events (its snapshot is taken once the lock is granted, so it sees what
  * the previous holder committed). Two round trips on `pg`, one on postgres.js, which pipelines.
+ * With `filter`, the database leaves out the rows of other hash segments, except the last row it
+ * scanned, and `scanned` says how many rows the read covered.
  * @internal
  */
 export async function readProjectionBatch<Tx>(
@@ -194,41 +191,24 @@ export async function readProjectionBatch<Tx>(
   tx: Tx,
   projectionName: string,
   limit: number,
-): Promise<DialectProjectionBatch> {
-  const [, rows] = (await driver.pipeline(tx, [
-    lockQuery(checkpoints, projectionName),
-    [statements.readProjectionBatch, [projectionName, limit]],
-  ])) as [unknown[][], unknown[][]];
+  filter?: SegmentFilter,
+): Promise<DialectSegmentBatch> {
+  const read: PipelinedQuery =
+    filter === undefined
+      ? [statements.readProjectionBatch, [projectionName, limit]]
+      : [statements.readSegmentBatch, [projectionName, limit, filter.segments, filter.segment]];
+  const [, rows] = (await driver.pipeline(tx, [lockQuery(checkpoints, projectionName), read])) as [
+    unknown[][],
+    unknown[][],
+  ];
   const checkpoint = (rows[0]![0] as Checkpoint | null) ?? null;
   // A checkpoint without events: one row whose event columns are NULL.
-  if (rows[0]![1] === null) return { checkpoint, rows: [] };
-  const events = new Array<StoredEventRow>(rows.length);
-  for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!, 1);
-  return { checkpoint, rows: events };
-}
-
-/**
- * {@link readProjectionBatch} for one hash segment: the database leaves out the rows of other
- * segments, except the last row it scanned. @internal
- */
-export async function readSegmentBatch<Tx>(
-  driver: PostgresDriver<Tx>,
-  statements: ReadStatements,
-  checkpoints: CheckpointStatements,
-  tx: Tx,
-  projectionName: string,
-  limit: number,
-  filter: SegmentFilter,
-): Promise<DialectSegmentBatch> {
-  const [, rows] = (await driver.pipeline(tx, [
-    lockQuery(checkpoints, projectionName),
-    [statements.readSegmentBatch, [projectionName, limit, filter.segments, filter.segment]],
-  ])) as [unknown[][], unknown[][]];
-  const checkpoint = (rows[0]![0] as Checkpoint | null) ?? null;
   if (rows[0]![1] === null) return { checkpoint, rows: [], scanned: 0 };
   const events = new Array<StoredEventRow>(rows.length);
   for (let i = 0; i < rows.length; i++) events[i] = storedEventRow(rows[i]!, 1);
-  return { checkpoint, rows: events, scanned: Number(rows[0]![16]) };
+  // The segment read's rows carry the scanned count after the event columns.
+  const scanned = filter === undefined ? events.length : Number(rows[0]![16]);
+  return { checkpoint, rows: events, scanned };
 }
 
 /** The events of one stream with versions from `fromVersion` to `toVersion` (`null`: the end). @internal */
