@@ -14,13 +14,16 @@ import {
   FaultLedger,
   ProjectionUnderFaults,
   type RawEventRow,
+  readLogOnceVisible,
   readWholeLog,
+  retried,
   runFaultWorkload,
+  runLockTimeoutScenario,
   runLockWaitAbortScenario,
   startKilling,
   streamOrderInversions,
 } from '../../core/test/support/faults.js';
-import { runWriterKillScenario } from '../../core/test/support/writer-kill.js';
+import { runWriterKillTest } from '../../core/test/support/writer-kill.js';
 import type { MysqlEventStore } from '../src/index.js';
 import { adminQuery, createTestStore, mysqlUrl, sleep, type TestStore } from './support.js';
 
@@ -99,19 +102,6 @@ async function rawLog(subject: TestStore): Promise<{
     })),
     heads: new Map(heads.map((r) => [r.stream, Number(r.aggregate_version)])),
   };
-}
-
-/** Reads until `read` succeeds (the store's connections are being killed). */
-async function retried<T>(read: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read();
-    } catch (error) {
-      assertTypedError(error);
-      if (attempt >= attempts) throw error;
-      await sleep(20);
-    }
-  }
 }
 
 function event(aggregateId: string, n = 0): NewEvent {
@@ -195,52 +185,23 @@ describe('faults on MySQL / MariaDB', () => {
     const killable = await killableStore(4);
     const { store, subject } = killable;
     try {
-      await store.appendToStream(ExpectedVersion.noStream(), [event('locked')]);
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      const holder = store.transaction(async (tx) => {
-        await store.append(tx, ExpectedVersion.exact(1), [event('locked', 1)]);
-        locked();
-        await released;
-      });
-      await isLocked;
-      const blocked: Record<string, unknown> = {};
       // MySQL 8's max_execution_time only applies to SELECT: the statement timeout is MariaDB's.
-      const settings = (await isMariaDb())
-        ? ['max_statement_time = 0.2', 'innodb_lock_wait_timeout = 1']
-        : ['innodb_lock_wait_timeout = 1'];
-      for (const setting of settings) {
-        blocked[setting] = await settled(
-          store.transaction(async (tx) => {
-            await store.append(tx, ExpectedVersion.any(), [event('other')]);
-            await tx.query(`SET SESSION ${setting}`);
-            try {
-              await store.append(tx, ExpectedVersion.any(), [event('locked', 2)]);
-            } finally {
-              await tx.query(`SET SESSION ${setting.split(' ')[0]} = DEFAULT`);
-            }
-          }),
-        );
-      }
-      release();
-      await holder;
-      for (const error of Object.values(blocked)) {
-        assertTypedError(error);
-        expect(error).toBeInstanceOf(DatabaseError);
-      }
+      const blocked = await runLockTimeoutScenario(store, {
+        settings: (await isMariaDb())
+          ? ['max_statement_time = 0.2', 'innodb_lock_wait_timeout = 1']
+          : ['innodb_lock_wait_timeout = 1'],
+        // Session variables stay on the pooled connection: set back after the append.
+        limit: async (tx, setting) => {
+          await tx.query(`SET SESSION ${setting}`);
+          return async () => {
+            await tx.query(`SET SESSION ${setting.split(' ')[0]} = DEFAULT`);
+          };
+        },
+        rawLog: () => rawLog(subject),
+        event,
+      });
+      for (const error of Object.values(blocked)) expect(error).toBeInstanceOf(DatabaseError);
       expect((blocked['innodb_lock_wait_timeout = 1'] as DatabaseError).transient).toBe(true);
-      const { rows, heads } = await rawLog(subject);
-      expect(rows.map((r) => [r.stream, r.aggregateVersion])).toEqual([
-        ['faults/Thing/locked', 1],
-        ['faults/Thing/locked', 2],
-      ]);
-      expect(heads.get('faults/Thing/other')).toBeUndefined();
     } finally {
       await killable.cleanup();
     }
@@ -253,30 +214,14 @@ describe('faults on MySQL / MariaDB', () => {
       PUP_WRITER_MYSQL_URL: mysqlUrl(),
       PUP_WRITER_MYSQL_TABLES: JSON.stringify(store.tables),
     });
-    const projection = new ProjectionUnderFaults(store);
     try {
-      await projection.start();
-      const report = await runWriterKillScenario({ worker, rounds: 3, writersPerRound: 2 });
-      const { rows, heads } = await rawLog(subject);
-      console.log(
-        `mysql2: ${report.kills} writers killed; ${report.ledger.acknowledged.size} events acknowledged, ${rows.length} in the log; stream versions out of log order: ${streamOrderInversions(rows)}`,
-      );
-      expect(report.kills).toBe(6);
-      assertLogInvariants(rows, report.ledger, heads);
-      // A dead writer's block is given back when the server ends its session; readers wait.
-      let log = await retried(() => readWholeLog(store));
-      for (const until = performance.now() + 15_000; log.length < rows.length; ) {
-        expect(performance.now()).toBeLessThan(until);
-        await sleep(50);
-        log = await retried(() => readWholeLog(store));
-      }
-      await projection.catchUp(log[log.length - 1]!.checkpoint, () =>
-        store.transaction((tx) => store.getCheckpoint(tx, projection.name)),
-      );
-      await projection.assertExactlyOnce(log);
-      expect(projection.failures).toEqual([]);
+      await runWriterKillTest(store, worker, {
+        label: 'mysql2',
+        rawLog: () => rawLog(subject),
+        // A dead writer's block is given back when the server ends its session; readers wait.
+        readLog: (count) => readLogOnceVisible(store, count),
+      });
     } finally {
-      await projection.stop();
       dispose();
       await killable.cleanup();
     }

@@ -21,13 +21,14 @@ import {
   FaultLedger,
   ProjectionUnderFaults,
   type RawEventRow,
-  readWholeLog,
+  readLogOnceVisible,
   runFaultWorkload,
+  runLockTimeoutScenario,
   runLockWaitAbortScenario,
   startKilling,
   streamOrderInversions,
 } from '../../core/test/support/faults.js';
-import { runWriterKillScenario } from '../../core/test/support/writer-kill.js';
+import { runWriterKillTest } from '../../core/test/support/writer-kill.js';
 import {
   createPgEventStore,
   createPostgresJsEventStore,
@@ -168,37 +169,9 @@ async function rawLog(schema: string): Promise<{
   };
 }
 
-/** Reads until `read` succeeds (the store's connections are being killed). */
-async function retried<T>(read: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read();
-    } catch (error) {
-      assertTypedError(error);
-      if (attempt >= attempts) throw error;
-      await sleep(20);
-    }
-  }
-}
-
-/**
- * The whole log read through the store once all `count` events are readable: readers only see
- * transactions older than the oldest running one in the cluster, and other test suites may
- * hold one open for a moment.
- */
-async function wholeLogOnceVisible(store: PostgresEventStore<any>, count: number) {
-  const until = performance.now() + 15_000;
-  for (;;) {
-    const log = await retried(() => readWholeLog(store));
-    if (log.length >= count) return log;
-    if (performance.now() > until) {
-      const holder = await store.getOldestRunningTransaction();
-      throw new Error(
-        `only ${log.length} of ${count} events readable after 15 s; oldest running transaction: ${JSON.stringify(holder)}`,
-      );
-    }
-    await sleep(50);
-  }
+/** The whole log once `count` events are readable, naming the transaction that holds them back. */
+function wholeLogOnceVisible(store: PostgresEventStore<any>, count: number) {
+  return readLogOnceVisible(store, count, () => store.getOldestRunningTransaction());
 }
 
 function event(aggregateId: string, n = 0): NewEvent {
@@ -283,48 +256,21 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
     const subject = await driver.open(4);
     const { store, run, schema } = subject;
     try {
-      await store.appendToStream(ExpectedVersion.noStream(), [event('locked')]);
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
+      const blocked = await runLockTimeoutScenario(store, {
+        settings: ['statement_timeout', 'lock_timeout'],
+        limit: async (tx, setting) => {
+          await run(tx, `SET LOCAL ${setting} = '150ms'`);
+          return undefined;
+        },
+        rawLog: () => rawLog(schema),
+        event,
       });
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      // Holds the stream's head row until released.
-      const holder = store.transaction(async (tx) => {
-        await store.append(tx, ExpectedVersion.exact(1), [event('locked', 1)]);
-        locked();
-        await released;
-      });
-      await isLocked;
-      const blocked: Record<string, unknown> = {};
-      for (const setting of ['statement_timeout', 'lock_timeout']) {
-        const lost = event('other');
-        blocked[setting] = await store
-          .transaction(async (tx) => {
-            await store.append(tx, ExpectedVersion.any(), [lost]);
-            await run(tx, `SET LOCAL ${setting} = '150ms'`);
-            await store.append(tx, ExpectedVersion.any(), [event('locked', 2)]);
-          })
-          .catch((e: unknown) => e);
-      }
-      release();
-      await holder;
-      for (const error of Object.values(blocked)) assertTypedError(error);
       expect(blocked.lock_timeout).toBeInstanceOf(DatabaseError);
       expect((blocked.lock_timeout as DatabaseError).transient).toBe(true);
       expect(blocked.statement_timeout).toBeInstanceOf(DatabaseError);
       expect(((blocked.statement_timeout as DatabaseError).cause as { code?: string }).code).toBe(
         '57014',
       );
-      const { rows, heads } = await rawLog(schema);
-      expect(rows.map((r) => [r.stream, r.aggregateVersion])).toEqual([
-        ['faults/Thing/locked', 1],
-        ['faults/Thing/locked', 2],
-      ]);
-      expect(heads.get('faults/Thing/other')).toBeUndefined();
       // A transaction's own timeout gives up on the lock wait too, without leaving a lock behind.
       const again = store.transaction(async (tx) => {
         await store.append(tx, ExpectedVersion.exact(2), [event('locked', 3)]);
@@ -367,24 +313,13 @@ describe.each(drivers)('faults on PostgreSQL ($name)', (driver) => {
       PUP_WRITER_PG_TABLES: JSON.stringify(store.tables),
       PUP_WRITER_PG_DRIVER: driver.name,
     });
-    const projection = new ProjectionUnderFaults(store);
     try {
-      await projection.start();
-      const report = await runWriterKillScenario({ worker, rounds: 3, writersPerRound: 2 });
-      const { rows, heads } = await rawLog(schema);
-      console.log(
-        `${driver.name}: ${report.kills} writers killed; ${report.ledger.acknowledged.size} events acknowledged, ${rows.length} in the log; stream versions out of log order: ${streamOrderInversions(rows)}`,
-      );
-      expect(report.kills).toBe(6);
-      assertLogInvariants(rows, report.ledger, heads);
-      const log = await wholeLogOnceVisible(store, rows.length);
-      await projection.catchUp(log[log.length - 1]!.checkpoint, () =>
-        store.transaction((tx) => store.getCheckpoint(tx, projection.name)),
-      );
-      await projection.assertExactlyOnce(log);
-      expect(projection.failures).toEqual([]);
+      await runWriterKillTest(store, worker, {
+        label: driver.name,
+        rawLog: () => rawLog(schema),
+        readLog: (count) => wholeLogOnceVisible(store, count),
+      });
     } finally {
-      await projection.stop();
       dispose();
       await subject.cleanup();
     }

@@ -495,8 +495,122 @@ export async function readWholeLog<Tx>(store: EventStore<Tx>): Promise<Persisted
   }
 }
 
+/** Runs `read` until it succeeds, up to `attempts` times (the store's connections are being killed). */
+export async function retried<T>(read: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      assertTypedError(error);
+      if (attempt >= attempts) throw error;
+      await sleep(20);
+    }
+  }
+}
+
+/**
+ * Reads the whole log (retrying failed reads) until it holds `count` events, for up to 15 s: a
+ * killed session's transaction may hold readers back until the server notices. `holdBack`
+ * describes what still holds them back when the time is up. Fails unless exactly `count` are read.
+ */
+export async function readLogOnceVisible<Tx>(
+  store: EventStore<Tx>,
+  count: number,
+  holdBack?: () => Promise<unknown>,
+): Promise<PersistedEvent[]> {
+  const until = performance.now() + 15_000;
+  for (;;) {
+    const log = await retried(() => readWholeLog(store));
+    if (log.length >= count) {
+      assert.equal(log.length, count, 'the log reads back every event of the table, once');
+      return log;
+    }
+    if (performance.now() > until) {
+      const holder =
+        holdBack === undefined ? '' : `; held back by ${JSON.stringify(await holdBack())}`;
+      throw new Error(`only ${log.length} of ${count} events readable after 15 s${holder}`);
+    }
+    await sleep(50);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What {@link runLockTimeoutScenario} asks of the adapter's test. */
+export interface LockTimeoutScenario<Tx> {
+  /** The database settings to try, one transaction each (`lock_timeout`, …). */
+  settings: readonly string[];
+  /**
+   * Applies `setting` to the transaction `tx` (short enough to end a lock wait in well under a
+   * second); may return what undoes it on the connection, run after the blocked append.
+   */
+  limit(tx: Tx, setting: string): Promise<(() => Promise<void>) | undefined>;
+  /** Every event row and each stream's head version, read with raw SQL. */
+  rawLog(): Promise<{ rows: RawEventRow[]; heads: ReadonlyMap<string, number> }>;
+  /** The n-th event of stream `aggregateId` (bounded context `faults`, type `Thing`). */
+  event(aggregateId: string, n?: number): NewEvent;
+}
+
+/**
+ * A database timeout ends an append waiting for a stream's head lock: one transaction holds
+ * stream `locked`'s head; for each setting, a transaction appends to stream `other`, applies the
+ * setting and appends to `locked` (waiting for the lock until the timeout). Once the holder
+ * commits, every blocked transaction has rejected with a typed error and nothing of it is in the
+ * log: only `locked` 1 and 2. Resolves with each setting's error for the adapter's own checks.
+ */
+export async function runLockTimeoutScenario<Tx>(
+  store: EventStore<Tx>,
+  scenario: LockTimeoutScenario<Tx>,
+): Promise<Record<string, unknown>> {
+  const { event } = scenario;
+  await store.appendToStream(ExpectedVersion.noStream(), [event('locked')]);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  // Holds the stream's head row until released.
+  const holder = store.transaction(async (tx) => {
+    await store.append(tx, ExpectedVersion.exact(1), [event('locked', 1)]);
+    locked();
+    await released;
+  });
+  await isLocked;
+  const blocked: Record<string, unknown> = {};
+  for (const setting of scenario.settings) {
+    blocked[setting] = await store
+      .transaction(async (tx) => {
+        await store.append(tx, ExpectedVersion.any(), [event('other')]);
+        const undo = await scenario.limit(tx, setting);
+        try {
+          await store.append(tx, ExpectedVersion.any(), [event('locked', 2)]);
+        } finally {
+          await undo?.();
+        }
+      })
+      .then(
+        () => assert.fail(`the append under ${setting} waited for the lock and succeeded`),
+        (error: unknown) => error,
+      );
+  }
+  release();
+  await holder;
+  for (const [setting, error] of Object.entries(blocked)) assertTypedError(error, setting);
+  const { rows, heads } = await scenario.rawLog();
+  assert.deepEqual(
+    rows.map((r) => [r.stream, r.aggregateVersion]),
+    [
+      ['faults/Thing/locked', 1],
+      ['faults/Thing/locked', 2],
+    ],
+  );
+  assert.equal(heads.get('faults/Thing/other'), undefined);
+  return blocked;
 }
 
 /** How a lock-wait scenario sees the database (its own connections only). */

@@ -1,13 +1,20 @@
 // Repository test plumbing shared by the adapters' fault tests: writer processes killed with
 // SIGKILL at random while they append. The worker (a small program of each adapter's test suite)
 // calls `runWriterWorker(store)`; the test calls `runWriterKillScenario` and then checks the log.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { CrashWorkerCommand } from '../../src/conformance/index.js';
 import { ExpectedVersion } from '../../src/expected-version.js';
-import type { EventStore, NewEvent, StreamRef } from '../../src/types.js';
-import { FaultLedger } from './faults.js';
+import type { EventStore, NewEvent, PersistedEvent, StreamRef } from '../../src/types.js';
+import {
+  assertLogInvariants,
+  FaultLedger,
+  ProjectionUnderFaults,
+  type RawEventRow,
+  streamOrderInversions,
+} from './faults.js';
 
 /** Environment variable naming the bounded context the writers append to. */
 export const WRITER_LABEL_ENV = 'PUP_WRITER_LABEL';
@@ -91,6 +98,48 @@ export async function runWriterKillScenario(
     for (const killed of await Promise.all(writers)) if (killed) kills++;
   }
   return { label, ledger, kills };
+}
+
+/** How {@link runWriterKillTest} sees the adapter's database. */
+export interface WriterKillTestAccess {
+  /** Names the run in its log line (`pg`, `mysql2`, …). */
+  label: string;
+  /** Every event row and each stream's head version, read with raw SQL. */
+  rawLog(): Promise<{ rows: RawEventRow[]; heads: ReadonlyMap<string, number> }>;
+  /** The whole log through the store once `count` events are readable. */
+  readLog(count: number): Promise<PersistedEvent[]>;
+}
+
+/**
+ * The adapters' writer-kill test: {@link runWriterKillScenario} (3 rounds of 2 writers) while a
+ * projection runs; then every acknowledged append is in the log once with contiguous versions
+ * (`assertLogInvariants`), the store reads it all back, and the projection applied every event
+ * exactly once without a handler failure.
+ */
+export async function runWriterKillTest<Tx>(
+  store: EventStore<Tx>,
+  worker: CrashWorkerCommand,
+  access: WriterKillTestAccess,
+): Promise<void> {
+  const projection = new ProjectionUnderFaults(store);
+  try {
+    await projection.start();
+    const report = await runWriterKillScenario({ worker, rounds: 3, writersPerRound: 2 });
+    const { rows, heads } = await access.rawLog();
+    console.log(
+      `${access.label}: ${report.kills} writers killed; ${report.ledger.acknowledged.size} events acknowledged, ${rows.length} in the log; stream versions out of log order: ${streamOrderInversions(rows)}`,
+    );
+    assert.equal(report.kills, 6);
+    assertLogInvariants(rows, report.ledger, heads);
+    const log = await access.readLog(rows.length);
+    await projection.catchUp(log[log.length - 1]!.checkpoint, () =>
+      store.transaction((tx) => store.getCheckpoint(tx, projection.name)),
+    );
+    await projection.assertExactlyOnce(log);
+    assert.deepEqual(projection.failures, []);
+  } finally {
+    await projection.stop();
+  }
 }
 
 /** One writer: started, killed after a few acknowledgements; resolves once it has exited. */

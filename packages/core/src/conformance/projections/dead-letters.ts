@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../errors.js';
 import { ExpectedVersion } from '../../expected-version.js';
-import { ProjectionProcessor } from '../../projection/processor.js';
 import { replayDeadLetters } from '../../projection/replay.js';
 import type { Projection, ProjectionContext } from '../../projection/types.js';
-import { waitForProjection } from '../../projection/wait-for-projection.js';
 import type { DeadLetter, EventStore, PersistedEvent } from '../../types.js';
 import {
   appendEvents,
@@ -24,8 +22,7 @@ import {
 } from '../helpers.js';
 import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
-import { TEST_POLL_INTERVAL_MS } from './processing.js';
-import { CheckpointTableReadModel } from './support.js';
+import { CheckpointTableReadModel, processUntil } from './support.js';
 
 /** The reason of tests skipped because the store cannot replay dead letters. */
 export const NO_DEAD_LETTER_REPLAY_REASON =
@@ -115,15 +112,7 @@ async function withDeadLetters<Tx>(
     readModel,
     new Set(poisoned.map((event) => event.eventId)),
   );
-  const processor = new ProjectionProcessor(store, { pollIntervalMs: TEST_POLL_INTERVAL_MS });
-  const controller = new AbortController();
-  const run = processor.run(projection, { signal: controller.signal });
-  try {
-    await waitForProjection(store, projection, log.at(-1)!.checkpoint, { timeoutMs: 20_000 });
-  } finally {
-    controller.abort();
-  }
-  await run;
+  await processUntil(store, projection, log.at(-1)!.checkpoint);
   const letters = await listLetters(store, projection.name);
   assert.deepEqual(
     letters.map((letter) => letter.globalPosition),

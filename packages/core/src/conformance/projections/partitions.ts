@@ -3,6 +3,8 @@ import { readLazyProjectionBatch } from '../../projection/batch.js';
 import { fnv1a32 } from '../../projection/partition.js';
 import { ProjectionProcessor } from '../../projection/processor.js';
 import { runProjectionPartitions, runProjections } from '../../projection/runner.js';
+import type { ProjectionProcessorConfig } from '../../projection/types.js';
+import type { Checkpoint, EventStore } from '../../types.js';
 import {
   appendEvents,
   readCheckpoint,
@@ -27,6 +29,37 @@ function partitionedStreams(): StreamSpec[] {
     ...Array.from({ length: 14 }, (_, i) => `order-${i * 37}`),
   ];
   return ids.map((aggregateId, i) => ({ aggregateId, count: 1 + (i % 4) }));
+}
+
+/**
+ * Runs `total` partitions of one projection (recording into `readModel`, each its own processor
+ * with `config`) until every partition's checkpoint reaches `end`; returns each partition's
+ * recording projection, by partition key.
+ */
+async function runPartitionsUntil<Tx>(
+  store: EventStore<Tx>,
+  readModel: CheckpointTableReadModel<Tx>,
+  name: string,
+  total: number,
+  end: Checkpoint,
+  config: ProjectionProcessorConfig,
+): Promise<ReturnType<typeof recordingProjection<Tx>>[]> {
+  const partitions = Array.from({ length: total }, (_, partitionKey) => ({
+    projection: recordingProjection(readModel, { name }),
+    processor: new ProjectionProcessor(store, {
+      pollIntervalMs: TEST_POLL_INTERVAL_MS,
+      ...config,
+      partitionKey,
+      totalPartitions: total,
+    }),
+  }));
+  await runUntilCheckpoints(
+    (signal) => runProjections(partitions, { signal }),
+    store,
+    partitions.map((p) => p.processor.checkpointName(name)),
+    end,
+  );
+  return partitions.map((p) => p.projection);
 }
 
 /**
@@ -77,25 +110,16 @@ export function describeProjectionPartitionConformance(
         const total = 4;
         const readModel = new CheckpointTableReadModel(store);
         const name = `partitioned-${readModel.prefix}`;
-        const partitions = Array.from({ length: total }, (_, partitionKey) => ({
-          partitionKey,
-          projection: recordingProjection(readModel, { name }),
-          processor: new ProjectionProcessor(store, {
-            batchSize: 3,
-            pollIntervalMs: TEST_POLL_INTERVAL_MS,
-            partitionKey,
-            totalPartitions: total,
-          }),
-        }));
-
-        await runUntilCheckpoints(
-          (signal) => runProjections(partitions, { signal }),
+        const projections = await runPartitionsUntil(
           store,
-          partitions.map((p) => p.processor.checkpointName(name)),
+          readModel,
+          name,
+          total,
           log.at(-1)!.checkpoint,
+          { batchSize: 3 },
         );
 
-        for (const { partitionKey, projection } of partitions) {
+        for (const [partitionKey, projection] of projections.entries()) {
           assert.deepEqual(
             projection.calls.map((e) => e.eventId),
             log
@@ -117,25 +141,17 @@ export function describeProjectionPartitionConformance(
         for (const serverSideFiltering of [true, false]) {
           const readModel = new CheckpointTableReadModel(store);
           const name = `filtering-${readModel.prefix}`;
-          const partitions = Array.from({ length: total }, (_, partitionKey) => ({
-            projection: recordingProjection(readModel, { name }),
-            processor: new ProjectionProcessor(store, {
-              batchSize: 5,
-              pollIntervalMs: TEST_POLL_INTERVAL_MS,
-              partitionKey,
-              totalPartitions: total,
-              serverSideFiltering,
-            }),
-          }));
-          await runUntilCheckpoints(
-            (signal) => runProjections(partitions, { signal }),
+          const projections = await runPartitionsUntil(
             store,
-            partitions.map((p) => p.processor.checkpointName(name)),
+            readModel,
+            name,
+            total,
             log.at(-1)!.checkpoint,
+            { batchSize: 5, serverSideFiltering },
           );
           handled.set(
             serverSideFiltering,
-            partitions.map((p) => p.projection.calls.map((e) => e.eventId)),
+            projections.map((p) => p.calls.map((e) => e.eventId)),
           );
           await readModel.assertApplied(log, () => true);
         }
@@ -158,23 +174,15 @@ export function describeProjectionPartitionConformance(
           const owner = fnv1a32(log[0]!.aggregateId) % total;
           const readModel = new CheckpointTableReadModel(store);
           const name = `sparse-${readModel.prefix}`;
-          const partitions = Array.from({ length: total }, (_, partitionKey) => ({
-            partitionKey,
-            projection: recordingProjection(readModel, { name }),
-            processor: new ProjectionProcessor(store, {
-              batchSize: 2,
-              pollIntervalMs: TEST_POLL_INTERVAL_MS,
-              partitionKey,
-              totalPartitions: total,
-            }),
-          }));
-          await runUntilCheckpoints(
-            (signal) => runProjections(partitions, { signal }),
+          const projections = await runPartitionsUntil(
             store,
-            partitions.map((p) => p.processor.checkpointName(name)),
+            readModel,
+            name,
+            total,
             log.at(-1)!.checkpoint,
+            { batchSize: 2 },
           );
-          for (const { partitionKey, projection } of partitions) {
+          for (const [partitionKey, projection] of projections.entries()) {
             assert.equal(
               projection.calls.length,
               partitionKey === owner ? log.length : 0,

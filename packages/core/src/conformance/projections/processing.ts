@@ -10,10 +10,14 @@ import {
 } from '../helpers.js';
 import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
-import { CheckpointTableReadModel, recordingProjection, runUntilCaughtUp } from './support.js';
+import {
+  CheckpointTableReadModel,
+  recordingProjection,
+  runUntilCaughtUp,
+  TEST_POLL_INTERVAL_MS,
+} from './support.js';
 
-/** Poll interval of the suite's processors: short, so tests that wait for events stay quick. */
-export const TEST_POLL_INTERVAL_MS = 20;
+export { TEST_POLL_INTERVAL_MS };
 
 /**
  * Registers the projection processing group: every event reaches the handler once and in log

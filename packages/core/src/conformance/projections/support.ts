@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { compareCheckpoints } from '../../checkpoint.js';
-import type { ProjectionProcessor } from '../../projection/processor.js';
-import type { Projection, ProjectionContext } from '../../projection/types.js';
+import { ProjectionProcessor } from '../../projection/processor.js';
+import type {
+  Projection,
+  ProjectionContext,
+  ProjectionProcessorConfig,
+} from '../../projection/types.js';
 import type { Checkpoint, EventStore, PersistedEvent } from '../../types.js';
 import { readCheckpoint, waitUntil } from '../helpers.js';
 
@@ -169,4 +173,29 @@ export async function assertConsistentWithCheckpoint(
   const index = new Map(log.map((e, i) => [e.eventId, i]));
   await readModel.assertApplied(log, (e) => index.get(e.eventId)! < upTo, what);
   return upTo;
+}
+
+/** Poll interval of the suite's processors: short, so tests that wait for events stay quick. */
+export const TEST_POLL_INTERVAL_MS = 20;
+
+/**
+ * Runs `projection` on a processor of its own (polling every {@link TEST_POLL_INTERVAL_MS} ms
+ * unless `config` says otherwise) until its checkpoint reaches `target`, then stops it; rejects with the run's error.
+ */
+export function processUntil<Tx>(
+  store: EventStore<Tx>,
+  projection: Projection<Tx, any>,
+  target: Checkpoint,
+  config: ProjectionProcessorConfig = {},
+): Promise<void> {
+  const processor = new ProjectionProcessor(store, {
+    pollIntervalMs: TEST_POLL_INTERVAL_MS,
+    ...config,
+  });
+  return runUntilCheckpoints(
+    (signal) => processor.run(projection, { signal }),
+    store,
+    [projection.name],
+    target,
+  );
 }

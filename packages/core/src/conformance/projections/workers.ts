@@ -25,7 +25,7 @@ import {
 import { limitTime } from '../time-limits.js';
 import type { ConformanceHarness, ConformanceTestApi } from '../types.js';
 import { TEST_POLL_INTERVAL_MS } from './processing.js';
-import { CheckpointTableReadModel, recordingProjection } from './support.js';
+import { CheckpointTableReadModel, processUntil, recordingProjection } from './support.js';
 
 /** The reason of tests skipped because the store has no lease methods. */
 export const NO_LEASES_REASON = 'the harness declares capabilities.leases: false';
@@ -369,15 +369,7 @@ export function describeProjectionWorkerConformance(
           }),
           onError: { policy: 'retry', maxAttempts: 3, initialDelayMs: 5 } as const,
         };
-        const processor = new ProjectionProcessor(store, { pollIntervalMs: TEST_POLL_INTERVAL_MS });
-        const controller = new AbortController();
-        const run = processor.run(flaky, { signal: controller.signal });
-        try {
-          await waitForProjection(store, flaky, log.at(-1)!.checkpoint, { timeoutMs: 20_000 });
-        } finally {
-          controller.abort();
-        }
-        await run;
+        await processUntil(store, flaky, log.at(-1)!.checkpoint);
         await readModel.assertApplied(log, () => true);
 
         const failing = {
@@ -388,6 +380,7 @@ export function describeProjectionWorkerConformance(
           }),
           onError: { policy: 'retry', maxAttempts: 2, initialDelayMs: 5 } as const,
         };
+        const processor = new ProjectionProcessor(store, { pollIntervalMs: TEST_POLL_INTERVAL_MS });
         await assertRejectsWith(processor.run(failing), ProjectionError, 'PROJECTION_FAILED');
         assert.equal(failing.calls.length, 2, 'one attempt and one retry');
         assert.equal(await readCheckpoint(store, failing.name), null);
@@ -418,19 +411,7 @@ export function describeProjectionWorkerConformance(
             }),
             onError: { policy: 'deadLetter', maxAttempts: 2, initialDelayMs: 5 } as const,
           };
-          const processor = new ProjectionProcessor(store, {
-            pollIntervalMs: TEST_POLL_INTERVAL_MS,
-          });
-          const controller = new AbortController();
-          const run = processor.run(projection, { signal: controller.signal });
-          try {
-            await waitForProjection(store, projection, log.at(-1)!.checkpoint, {
-              timeoutMs: 20_000,
-            });
-          } finally {
-            controller.abort();
-          }
-          await run;
+          await processUntil(store, projection, log.at(-1)!.checkpoint);
           await readModel.assertApplied(log, (event) => event.eventId !== poison.eventId);
           const deadLetters = await store.transaction((tx) =>
             store.listDeadLetters!(tx, projection.name),
